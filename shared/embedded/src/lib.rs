@@ -1,0 +1,1 @@
+//! `coffer-embedded`: adapters for one machine.

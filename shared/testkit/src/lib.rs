@@ -1,0 +1,1 @@
+//! `coffer-testkit`: port contract suites and in-memory fakes.

@@ -1,0 +1,1 @@
+//! `coffer-wire`: the HTTP face of Coffer.
