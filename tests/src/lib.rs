@@ -1,1 +1,936 @@
 //! Shared harness for the end-to-end tests.
+//!
+//! The tests sit at the very end of the data path: they drive a running Coffer the way a user
+//! does, through the official `aws-sdk-secretsmanager` client (and, for the few operations that
+//! SDK does not model yet, through hand-signed JSON requests), and assert AWS Secrets Manager's
+//! behaviour.
+//!
+//! Two modes:
+//! - **Spawned** (default): [`CofferServer::start`] runs the `coffer` binary (`COFFER_BIN`, else
+//!   `<workspace>/target/debug/coffer`) on a free 127.0.0.1 port with a fresh temporary data
+//!   directory and fixed test root credentials, captures its stderr/stdout to files in that
+//!   temporary directory, waits for `GET /health` and kills it on drop.
+//! - **Endpoint-agnostic**: when `COFFER_ENDPOINT` is set (with `COFFER_ACCESS_KEY_ID` and
+//!   `COFFER_SECRET_ACCESS_KEY`, optionally `COFFER_REGION`), every test talks to that server
+//!   instead, and [`CofferServer::start_local`] returns `None` so the tests that need process
+//!   control (crash, at-rest, logs, regions) skip themselves.
+//!
+//! Secret names are unique per test ([`unique_name`]) so tests can share one server.
+
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_sdk_secretsmanager::config::retry::RetryConfig;
+use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::Client;
+use hmac::{Hmac, Mac};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+/// Access key id of the root principal in spawned mode.
+pub const TEST_ACCESS_KEY_ID: &str = "AKIACOFFERE2ETEST0001";
+/// Secret access key of the root principal in spawned mode. It must never appear in a log.
+pub const TEST_SECRET_ACCESS_KEY: &str = "e2eSecretKey/do+not+log/4mX9qLr2ZtW7pKs3Vb";
+/// Account id passed to a spawned server (not the default, so the flag is exercised).
+pub const TEST_ACCOUNT_ID: &str = "111122223333";
+/// Region used unless a test asks for another.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options for a spawned server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra environment variables (for example `RUST_LOG=trace`).
+    pub env: Vec<(String, String)>,
+    /// Extra command-line arguments appended after the standard ones.
+    pub args: Vec<String>,
+}
+
+impl ServerOptions {
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+}
+
+struct Spawned {
+    bin: PathBuf,
+    // Held for its Drop: removes the data directory and logs at the end of the test.
+    tempdir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+    options: ServerOptions,
+}
+
+enum Mode {
+    Spawned(Box<Spawned>),
+    External {
+        endpoint: String,
+        access_key_id: String,
+        secret_access_key: String,
+        region: String,
+    },
+}
+
+/// A Coffer server under test: spawned here, or the external one named by `COFFER_ENDPOINT`.
+pub struct CofferServer {
+    mode: Mode,
+}
+
+/// True when the tests target an external endpoint (`COFFER_ENDPOINT`).
+pub fn external_mode() -> bool {
+    std::env::var("COFFER_ENDPOINT").is_ok_and(|v| !v.is_empty())
+}
+
+impl CofferServer {
+    /// A server for tests that only need the API: the external endpoint when configured,
+    /// else a freshly spawned local server.
+    pub fn start() -> CofferServer {
+        if external_mode() {
+            return CofferServer::external();
+        }
+        CofferServer::spawn(ServerOptions::default())
+    }
+
+    /// A spawned local server, or `None` (with a note on stderr) in endpoint-agnostic mode,
+    /// for tests that need process control, the data directory or the logs.
+    pub fn start_local(options: ServerOptions) -> Option<CofferServer> {
+        if external_mode() {
+            eprintln!("skipped: this test needs a locally spawned coffer (COFFER_ENDPOINT is set)");
+            return None;
+        }
+        Some(CofferServer::spawn(options))
+    }
+
+    fn external() -> CofferServer {
+        let var = |name: &str| {
+            std::env::var(name)
+                .unwrap_or_else(|_| panic!("COFFER_ENDPOINT is set but {name} is not"))
+        };
+        CofferServer {
+            mode: Mode::External {
+                endpoint: var("COFFER_ENDPOINT").trim_end_matches('/').to_string(),
+                access_key_id: var("COFFER_ACCESS_KEY_ID"),
+                secret_access_key: var("COFFER_SECRET_ACCESS_KEY"),
+                region: std::env::var("COFFER_REGION")
+                    .or_else(|_| std::env::var("AWS_REGION"))
+                    .unwrap_or_else(|_| DEFAULT_REGION.to_string()),
+            },
+        }
+    }
+
+    fn spawn(options: ServerOptions) -> CofferServer {
+        let bin = coffer_bin();
+        assert!(
+            bin.exists(),
+            "coffer binary not found at {} (build it with `cargo build -p coffer`, or set COFFER_BIN)",
+            bin.display()
+        );
+        let tempdir = tempfile::Builder::new()
+            .prefix("coffer-e2e-")
+            .tempdir()
+            .expect("create temp dir");
+        std::fs::create_dir_all(tempdir.path().join("data")).expect("create data dir");
+        let mut spawned = Spawned {
+            bin,
+            tempdir,
+            port: 0,
+            child: None,
+            options,
+        };
+        // A port picked from the OS can be taken by a parallel test before the server binds
+        // it; retry with a new one when that is what happened.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            spawned.port = free_port();
+            match spawned.launch_and_wait() {
+                Ok(()) => break,
+                Err(StartFailure::PortTaken) if attempt < 5 => continue,
+                Err(StartFailure::PortTaken) => panic!(
+                    "coffer could not bind a port after {attempt} attempts\n{}",
+                    spawned.log_tail()
+                ),
+            }
+        }
+        CofferServer {
+            mode: Mode::Spawned(Box::new(spawned)),
+        }
+    }
+
+    fn spawned(&self) -> &Spawned {
+        match &self.mode {
+            Mode::Spawned(s) => s,
+            Mode::External { .. } => panic!("this needs a spawned server; use start_local()"),
+        }
+    }
+
+    fn spawned_mut(&mut self) -> &mut Spawned {
+        match &mut self.mode {
+            Mode::Spawned(s) => s,
+            Mode::External { .. } => panic!("this needs a spawned server; use start_local()"),
+        }
+    }
+
+    /// True when this handle points at an external endpoint.
+    pub fn is_external(&self) -> bool {
+        matches!(self.mode, Mode::External { .. })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        match &self.mode {
+            Mode::Spawned(s) => format!("http://127.0.0.1:{}", s.port),
+            Mode::External { endpoint, .. } => endpoint.clone(),
+        }
+    }
+
+    /// The region tests use by default.
+    pub fn region(&self) -> String {
+        match &self.mode {
+            Mode::Spawned(_) => DEFAULT_REGION.to_string(),
+            Mode::External { region, .. } => region.clone(),
+        }
+    }
+
+    /// The account id the server was started with (known only in spawned mode).
+    pub fn account_id(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Spawned(_) => Some(TEST_ACCOUNT_ID),
+            Mode::External { .. } => None,
+        }
+    }
+
+    /// The access key pair the clients sign with.
+    pub fn credentials(&self) -> (String, String) {
+        match &self.mode {
+            Mode::Spawned(_) => (
+                TEST_ACCESS_KEY_ID.to_string(),
+                TEST_SECRET_ACCESS_KEY.to_string(),
+            ),
+            Mode::External {
+                access_key_id,
+                secret_access_key,
+                ..
+            } => (access_key_id.clone(), secret_access_key.clone()),
+        }
+    }
+
+    /// An SDK client for `region`, with static credentials and the endpoint override.
+    pub fn client(&self, region: &str) -> Client {
+        let (ak, sk) = self.credentials();
+        self.client_with_credentials(region, &ak, &sk)
+    }
+
+    /// An SDK client for the default region.
+    pub fn default_client(&self) -> Client {
+        self.client(&self.region())
+    }
+
+    /// An SDK client signing with arbitrary credentials (for authentication tests).
+    pub fn client_with_credentials(
+        &self,
+        region: &str,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Client {
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(
+                access_key_id,
+                secret,
+                None,
+                None,
+                "coffer-e2e",
+            ))
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// The data directory of a spawned server.
+    pub fn data_dir(&self) -> PathBuf {
+        self.spawned().tempdir.path().join("data")
+    }
+
+    /// Path of the captured stderr of a spawned server.
+    pub fn log_path(&self) -> PathBuf {
+        self.spawned().tempdir.path().join("coffer.stderr.log")
+    }
+
+    /// Everything the spawned server wrote to stderr and stdout so far (all runs).
+    pub fn log_text(&self) -> String {
+        let s = self.spawned();
+        let mut text = read_lossy(&s.tempdir.path().join("coffer.stderr.log"));
+        text.push_str(&read_lossy(&s.tempdir.path().join("coffer.stdout.log")));
+        text
+    }
+
+    /// Process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.spawned()
+            .child
+            .as_ref()
+            .expect("server is not running")
+            .id()
+    }
+
+    /// `kill -9` the server and reap it.
+    pub fn kill9(&mut self) {
+        let s = self.spawned_mut();
+        if let Some(mut child) = s.child.take() {
+            // std's Child::kill sends SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM the server and wait (up to 30 s) for it to exit; returns its exit status.
+    pub fn sigterm_and_wait(&mut self) -> ExitStatus {
+        let s = self.spawned_mut();
+        let mut child = s.child.take().expect("server is not running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for coffer") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "coffer did not exit within 30 s of SIGTERM\n{}",
+                    s.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start the server again on the same port and data directory (after kill9 or sigterm;
+    /// a still-running server is killed first).
+    pub fn restart(&mut self) {
+        self.kill9();
+        let s = self.spawned_mut();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match s.launch_and_wait() {
+                Ok(()) => return,
+                // The old socket may linger for a moment; the port is ours, so wait and retry.
+                Err(StartFailure::PortTaken) if attempt < 20 => {
+                    std::thread::sleep(Duration::from_millis(250))
+                }
+                Err(StartFailure::PortTaken) => {
+                    panic!("coffer could not re-bind its port\n{}", s.log_tail())
+                }
+            }
+        }
+    }
+
+    /// Sends one hand-built, SigV4-signed AWS JSON 1.1 request (for operations the SDK does
+    /// not model, and for wire-level assertions).
+    pub fn raw_call(&self, operation: &str, body: &serde_json::Value) -> RawResponse {
+        let (ak, sk) = self.credentials();
+        RawRequest::new(operation, body)
+            .region(&self.region())
+            .credentials(&ak, &sk)
+            .send(&self.endpoint())
+    }
+
+    /// A raw request pre-filled with this server's region and credentials.
+    pub fn raw_request(&self, operation: &str, body: &serde_json::Value) -> RawRequest {
+        let (ak, sk) = self.credentials();
+        RawRequest::new(operation, body)
+            .region(&self.region())
+            .credentials(&ak, &sk)
+    }
+}
+
+impl Drop for CofferServer {
+    fn drop(&mut self) {
+        if let Mode::Spawned(s) = &mut self.mode {
+            if let Some(mut child) = s.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+enum StartFailure {
+    PortTaken,
+}
+
+impl Spawned {
+    fn launch_and_wait(&mut self) -> Result<(), StartFailure> {
+        let dir = self.tempdir.path();
+        let stderr = append(&dir.join("coffer.stderr.log"));
+        let stdout = append(&dir.join("coffer.stdout.log"));
+        let log_len_before = std::fs::metadata(dir.join("coffer.stderr.log"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--account-id")
+            .arg(TEST_ACCOUNT_ID)
+            .args(&self.options.args)
+            .env("COFFER_ROOT_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+            .env("COFFER_ROOT_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        if !self.options.env.iter().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in &self.options.env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin.display()));
+        self.child = Some(child);
+
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        loop {
+            let child = self.child.as_mut().expect("child");
+            if let Some(status) = child.try_wait().expect("poll coffer") {
+                self.child = None;
+                let new_log = read_lossy(&dir.join("coffer.stderr.log"))
+                    .get(log_len_before as usize..)
+                    .unwrap_or_default()
+                    .to_lowercase();
+                if new_log.contains("address already in use") || new_log.contains("addrinuse") {
+                    return Err(StartFailure::PortTaken);
+                }
+                panic!(
+                    "coffer exited with {status} before answering /health\n{}",
+                    self.log_tail()
+                );
+            }
+            if health_ok(self.port) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "coffer did not answer GET /health with 200 within {} s on port {}\n{}",
+                    HEALTH_TIMEOUT.as_secs(),
+                    self.port,
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = read_lossy(&self.tempdir.path().join("coffer.stderr.log"));
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(40);
+        format!(
+            "--- last {} lines of coffer stderr ---\n{}\n--- end ---",
+            lines.len() - start,
+            lines[start..].join("\n")
+        )
+    }
+}
+
+/// Path of the `coffer` binary under test.
+pub fn coffer_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("COFFER_BIN") {
+        if !bin.is_empty() {
+            return PathBuf::from(bin);
+        }
+    }
+    workspace_root().join("target").join("debug").join("coffer")
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("pick a free port")
+}
+
+fn append(path: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+fn read_lossy(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn health_ok(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let req =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf);
+    let head = String::from_utf8_lossy(&buf);
+    head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200")
+}
+
+/// A random, test-unique secret name: `<prefix>-<10 lowercase alphanumerics>`.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", random_alnum(10).to_lowercase())
+}
+
+/// A random alphanumeric string.
+pub fn random_alnum(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A fresh ClientRequestToken (a UUID, as the SDKs generate).
+pub fn token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Expects a modelled service error with `code`; panics with the actual outcome otherwise.
+/// Returns the typed error so the caller can also check the `is_*` predicate.
+pub fn expect_error<T, E, R>(result: Result<T, SdkError<E, R>>, code: &str) -> E
+where
+    T: Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug,
+{
+    let e = expect_error_in(result, &[code]);
+    assert_eq!(e.code(), Some(code));
+    e
+}
+
+/// Like [`expect_error`] for cases where AWS's exact code varies between documented
+/// possibilities (listed by the caller with the reason at the call site).
+pub fn expect_error_in<T, E, R>(result: Result<T, SdkError<E, R>>, codes: &[&str]) -> E
+where
+    T: Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug,
+{
+    match result {
+        Ok(v) => panic!("expected one of {codes:?}, but the call succeeded: {v:?}"),
+        Err(SdkError::ServiceError(ctx)) => {
+            let e = ctx.into_err();
+            let code = e.code().unwrap_or("<none>").to_string();
+            assert!(
+                codes.contains(&code.as_str()),
+                "expected one of {codes:?}, got {code}: {:?}",
+                e.message()
+            );
+            e
+        }
+        Err(other) => panic!("expected one of {codes:?}, got a non-service error: {other:?}"),
+    }
+}
+
+/// Checks the ARN shape `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 alnum>`.
+pub fn assert_secret_arn(arn: &str, region: &str, account: Option<&str>, name: &str) {
+    let prefix = "arn:aws:secretsmanager:";
+    assert!(arn.starts_with(prefix), "bad ARN prefix: {arn}");
+    let rest = &arn[prefix.len()..];
+    let (arn_region, rest) = rest.split_once(':').expect("region part");
+    assert_eq!(arn_region, region, "ARN region in {arn}");
+    let (arn_account, rest) = rest.split_once(':').expect("account part");
+    assert!(
+        arn_account.len() == 12 && arn_account.chars().all(|c| c.is_ascii_digit()),
+        "ARN account must be 12 digits: {arn}"
+    );
+    if let Some(account) = account {
+        assert_eq!(arn_account, account, "ARN account in {arn}");
+    }
+    let resource = rest.strip_prefix("secret:").expect("secret: resource");
+    let suffix = resource
+        .strip_prefix(name)
+        .unwrap_or_else(|| panic!("ARN {arn} does not embed the name {name}"));
+    assert_eq!(suffix.len(), 7, "ARN suffix must be -XXXXXX: {arn}");
+    assert!(suffix.starts_with('-'), "ARN suffix must be -XXXXXX: {arn}");
+    assert!(
+        suffix[1..].chars().all(|c| c.is_ascii_alphanumeric()),
+        "ARN suffix must be 6 alphanumerics: {arn}"
+    );
+}
+
+/// Partial ARN (the ARN without the random `-XXXXXX` suffix).
+pub fn partial_arn(arn: &str) -> String {
+    arn[..arn.len() - 7].to_string()
+}
+
+// ----------------------------------------------------------------------------------------------
+// Raw, hand-signed requests.
+// ----------------------------------------------------------------------------------------------
+
+/// Response of a raw request.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body parsed as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// First header with this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The AWS error code of a JSON error body (`__type`, with any `prefix#` removed).
+    pub fn error_code(&self) -> Option<String> {
+        let v = self.json();
+        let t = v.get("__type")?.as_str()?;
+        Some(t.rsplit('#').next().unwrap_or(t).to_string())
+    }
+}
+
+/// A hand-built AWS JSON 1.1 request, SigV4-signed unless told otherwise.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    target: Option<String>,
+    body: Vec<u8>,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    sign: bool,
+    time: time::OffsetDateTime,
+    corrupt_signature: bool,
+    omit_signed_headers: bool,
+}
+
+impl RawRequest {
+    /// `X-Amz-Target: secretsmanager.<operation>` with `body` as JSON.
+    pub fn new(operation: &str, body: &serde_json::Value) -> RawRequest {
+        RawRequest {
+            target: Some(format!("secretsmanager.{operation}")),
+            body: serde_json::to_vec(body).expect("serialize body"),
+            region: DEFAULT_REGION.to_string(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            sign: true,
+            time: time::OffsetDateTime::now_utc(),
+            corrupt_signature: false,
+            omit_signed_headers: false,
+        }
+    }
+
+    /// Credential-scope region.
+    pub fn region(mut self, region: &str) -> Self {
+        self.region = region.to_string();
+        self
+    }
+
+    /// Signing credentials.
+    pub fn credentials(mut self, access_key_id: &str, secret: &str) -> Self {
+        self.access_key_id = access_key_id.to_string();
+        self.secret_access_key = secret.to_string();
+        self
+    }
+
+    /// Send without any Authorization header.
+    pub fn unsigned(mut self) -> Self {
+        self.sign = false;
+        self
+    }
+
+    /// Sign as of this time (for clock-skew tests).
+    pub fn signed_at(mut self, time: time::OffsetDateTime) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Flip one hex digit of the signature.
+    pub fn corrupt_signature(mut self) -> Self {
+        self.corrupt_signature = true;
+        self
+    }
+
+    /// Drop the SignedHeaders component from the Authorization header.
+    pub fn incomplete_authorization(mut self) -> Self {
+        self.omit_signed_headers = true;
+        self
+    }
+
+    /// Replace the body bytes (after construction) — e.g. for malformed JSON.
+    pub fn raw_body(mut self, body: &[u8]) -> Self {
+        self.body = body.to_vec();
+        self
+    }
+
+    /// The header lines this request carries (for tools that replay it).
+    pub fn headers(&self, host: &str) -> Vec<(String, String)> {
+        let amz_date = format_amz_date(self.time);
+        let mut headers: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/x-amz-json-1.1".into()),
+            ("host".into(), host.to_string()),
+            ("x-amz-date".into(), amz_date.clone()),
+        ];
+        if let Some(t) = &self.target {
+            headers.push(("x-amz-target".into(), t.clone()));
+        }
+        headers.sort();
+        if self.sign {
+            let auth = self.authorization(&headers, &amz_date);
+            headers.push(("authorization".into(), auth));
+        }
+        headers
+    }
+
+    fn authorization(&self, headers: &[(String, String)], amz_date: &str) -> String {
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/secretsmanager/aws4_request", self.region);
+        let signed_headers: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        let signed_headers = signed_headers.join(";");
+        let canonical_headers: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+            .collect();
+        let payload_hash = hex::encode(Sha256::digest(&self.body));
+        let canonical_request =
+            format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        );
+        let k_date = hmac(
+            format!("AWS4{}", self.secret_access_key).as_bytes(),
+            date.as_bytes(),
+        );
+        let k_region = hmac(&k_date, self.region.as_bytes());
+        let k_service = hmac(&k_region, b"secretsmanager");
+        let k_signing = hmac(&k_service, b"aws4_request");
+        let mut signature = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
+        if self.corrupt_signature {
+            let first = if signature.starts_with('0') { "1" } else { "0" };
+            signature.replace_range(0..1, first);
+        }
+        if self.omit_signed_headers {
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope}, Signature={signature}",
+                self.access_key_id
+            )
+        } else {
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+                self.access_key_id
+            )
+        }
+    }
+
+    /// Sends the request to `endpoint` (an `http://host:port` URL) and reads the response.
+    pub fn send(&self, endpoint: &str) -> RawResponse {
+        let host = endpoint
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("raw requests support http:// endpoints only: {endpoint}"))
+            .trim_end_matches('/');
+        let headers = self.headers(host);
+        let mut req = String::from("POST / HTTP/1.1\r\n");
+        for (k, v) in &headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            self.body.len()
+        ));
+        let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("set timeout");
+        stream.write_all(req.as_bytes()).expect("write request");
+        stream.write_all(&self.body).expect("write body");
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).expect("read response");
+        parse_http_response(&buf)
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn format_amz_date(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn parse_http_response(buf: &[u8]) -> RawResponse {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "no header end in response: {:?}",
+                String::from_utf8_lossy(buf)
+            )
+        });
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {status_line}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        data = &data[line_end + 2..];
+        if size == 0 || data.len() < size {
+            break;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[(size + 2).min(data.len())..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The signing example from the AWS SigV4 documentation ("get-vanilla" style) is GET-only;
+    // this pins our POST signer against a value computed independently with botocore
+    // (`botocore.auth.SigV4Auth`) for the same inputs.
+    #[test]
+    fn sigv4_signature_matches_botocore_reference() {
+        let t = time::macros::datetime!(2024-01-02 03:04:05 UTC);
+        let req = RawRequest::new("ListSecrets", &serde_json::json!({}))
+            .region("us-east-1")
+            .credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+            .signed_at(t);
+        let headers = req.headers("127.0.0.1:4584");
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+            .expect("authorization header");
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+             Signature=861515d6fd19140a5646b579a1b5b8aa91b15c653327e5488206a91bf15e9726"
+        );
+    }
+
+    #[test]
+    fn parse_chunked_response_reassembles_body() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n";
+        let r = parse_http_response(raw);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"Wikipedia");
+    }
+
+    #[test]
+    fn assert_secret_arn_accepts_well_formed_arn() {
+        assert_secret_arn(
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123",
+            "us-east-1",
+            Some("111122223333"),
+            "my/name",
+        );
+        assert_eq!(
+            partial_arn("arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123"),
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name"
+        );
+    }
+}
