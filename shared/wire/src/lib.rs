@@ -1,1 +1,2 @@
 //! `coffer-wire`: the HTTP face of Coffer.
+pub mod sigv4;
