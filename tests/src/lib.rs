@@ -29,7 +29,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_secretsmanager::config::retry::RetryConfig;
 use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+pub use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::Client;
 use hmac::{Hmac, Mac};
 use rand::distributions::Alphanumeric;
@@ -933,4 +934,144 @@ mod tests {
             "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name"
         );
     }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Small SDK helpers shared by the test files.
+// ----------------------------------------------------------------------------------------------
+
+/// Creates a secret with a string value; returns `(arn, version_id)`.
+pub async fn create_string_secret(client: &Client, name: &str, value: &str) -> (String, String) {
+    let out = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateSecret {name}: {e:?}"));
+    (
+        out.arn().expect("ARN").to_string(),
+        out.version_id().expect("VersionId").to_string(),
+    )
+}
+
+/// `VersionIdsToStages` from DescribeSecret (empty when absent).
+pub async fn version_stages(
+    client: &Client,
+    secret_id: &str,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let out = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeSecret {secret_id}: {e:?}"));
+    out.version_ids_to_stages().cloned().unwrap_or_default()
+}
+
+/// The version holding `stage`, according to DescribeSecret (panics if several hold it).
+pub async fn holder_of(client: &Client, secret_id: &str, stage: &str) -> Option<String> {
+    let map = version_stages(client, secret_id).await;
+    let holders: Vec<&String> = map
+        .iter()
+        .filter(|(_, stages)| stages.iter().any(|s| s == stage))
+        .map(|(v, _)| v)
+        .collect();
+    assert!(
+        holders.len() <= 1,
+        "staging label {stage} is attached to several versions: {map:?}"
+    );
+    holders.first().map(|v| v.to_string())
+}
+
+/// All versions from ListSecretVersionIds, following NextToken.
+pub async fn list_all_versions(
+    client: &Client,
+    secret_id: &str,
+    include_deprecated: bool,
+) -> Vec<aws_sdk_secretsmanager::types::SecretVersionsListEntry> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = client
+            .list_secret_version_ids()
+            .secret_id(secret_id)
+            .include_deprecated(include_deprecated)
+            .max_results(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListSecretVersionIds {secret_id}: {e:?}"));
+        out.extend(page.versions().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+    panic!("ListSecretVersionIds never stopped returning NextToken");
+}
+
+/// All secrets from ListSecrets with these filters, following NextToken.
+pub async fn list_all_secrets(
+    client: &Client,
+    filters: Vec<aws_sdk_secretsmanager::types::Filter>,
+    include_planned_deletion: bool,
+) -> Vec<aws_sdk_secretsmanager::types::SecretListEntry> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = client
+            .list_secrets()
+            .set_filters(Some(filters.clone()))
+            .include_planned_deletion(include_planned_deletion)
+            .max_results(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListSecrets: {e:?}"));
+        out.extend(page.secret_list().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+    panic!("ListSecrets never stopped returning NextToken");
+}
+
+/// A ListSecrets / BatchGetSecretValue filter.
+pub fn filter(key: &str, values: &[&str]) -> aws_sdk_secretsmanager::types::Filter {
+    aws_sdk_secretsmanager::types::Filter::builder()
+        .key(aws_sdk_secretsmanager::types::FilterNameStringType::from(key))
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+}
+
+/// A tag.
+pub fn tag(key: &str, value: &str) -> aws_sdk_secretsmanager::types::Tag {
+    aws_sdk_secretsmanager::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
+/// Seconds since the epoch, as a float, of an SDK timestamp.
+pub fn epoch(t: &aws_sdk_secretsmanager::primitives::DateTime) -> f64 {
+    t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9
+}
+
+/// Now, in seconds since the epoch.
+pub fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// Random lowercase ASCII letters (no digits: AWS's `all` search splits words at
+/// letter/digit boundaries, so letter-only prefixes keep filter tests unambiguous).
+pub fn random_letters(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
 }
