@@ -1,10 +1,9 @@
 //! Time and randomness as ports. The core never reads the system clock or an OS RNG itself:
 //! adapters inject them, so tests are deterministic and never sleep.
 
-use serde::{Deserialize, Serialize};
-
-/// Milliseconds since the Unix epoch, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Milliseconds since the Unix epoch, UTC. Serialized as epoch seconds with a fractional part
+/// (the JSON 1.1 protocol's timestamp form; see `api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
 pub const MILLIS_PER_DAY: i64 = 86_400_000;

@@ -34,6 +34,12 @@ pub enum Error {
     Throttling(String),
     #[error("{0}")]
     InternalServiceError(String),
+    /// The body is not valid JSON for the operation (AWS's protocol-level `SerializationException`).
+    #[error("{0}")]
+    Serialization(String),
+    /// The `X-Amz-Target` names no operation.
+    #[error("{0}")]
+    UnknownOperation(String),
 }
 
 impl Error {
@@ -54,6 +60,8 @@ impl Error {
             Error::AccessDenied(_) => "AccessDeniedException",
             Error::Throttling(_) => "ThrottlingException",
             Error::InternalServiceError(_) => "InternalServiceError",
+            Error::Serialization(_) => "SerializationException",
+            Error::UnknownOperation(_) => "UnknownOperationException",
         }
     }
 
@@ -73,7 +81,9 @@ impl Error {
             | Error::DecryptionFailure(m)
             | Error::AccessDenied(m)
             | Error::Throttling(m)
-            | Error::InternalServiceError(m) => m,
+            | Error::InternalServiceError(m)
+            | Error::Serialization(m)
+            | Error::UnknownOperation(m) => m,
         }
     }
 

@@ -1,14 +1,27 @@
 //! `coffer-core`: the pure domain of Coffer, a wire-compatible AWS Secrets Manager.
 //!
-//! Data path: `wire` decodes a request into the typed requests of [`api`], the [`service`] runs the
-//! operation (validate -> repository -> key provider -> envelope crypto) and emits exactly one audit
-//! event and its metrics through the ports in [`ports`]. Nothing here touches the network, the
+//! Data path: `coffer-wire` authenticates a request and hands the operation name and body to
+//! [`service::SecretsService::handle`], which decodes the typed request of [`api`], runs the
+//! operation (validate -> repository -> key provider -> envelope [`crypto`]) and emits exactly
+//! one audit event and its metrics through the [`ports`]. Nothing here touches the network, the
 //! filesystem, the environment or the clock directly.
 
+pub mod api;
+pub mod audit;
 pub mod clock;
+pub mod crypto;
 pub mod error;
+pub mod filters;
+pub mod ids;
+pub mod labels;
+pub mod model;
+pub mod paging;
 pub mod password;
 pub mod policy;
+pub mod ports;
+pub mod redact;
 pub mod schedule;
+pub mod service;
+pub mod value;
 
 pub use error::{Error, Result};

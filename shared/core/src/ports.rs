@@ -1,0 +1,198 @@
+//! The ports of the core: traits named by role. Adapters live in `coffer-embedded` (one machine)
+//! and `coffer-aws` (DynamoDB, KMS, CloudWatch); the in-memory fakes and the contract suites that
+//! every adapter must pass live in `coffer-testkit`.
+
+use crate::audit::AuditEvent;
+use crate::clock::Timestamp;
+use crate::ids::{Scope, SecretArn, VersionId};
+use crate::model::{EncryptedValue, SecretRecord};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RepositoryError {
+    /// `insert` found a secret with the same name in the scope.
+    #[error("a secret with this name already exists")]
+    NameTaken,
+    /// `update` found a different revision than expected: re-read and retry.
+    #[error("the secret changed since it was read")]
+    Conflict,
+    /// The store is overloaded (throttling); the caller may retry later.
+    #[error("the store is throttling requests: {0}")]
+    Throttled(String),
+    /// The store could not be reached or failed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Writes that `update` applies atomically with the revision check.
+#[derive(Debug, Clone, Default)]
+pub struct VersionWrites {
+    /// Values of new versions (or of a value-less version receiving its value).
+    pub put_values: Vec<EncryptedValue>,
+    /// Versions whose values are removed (deprecated versions pruned by the retention rule).
+    pub delete_values: Vec<VersionId>,
+}
+
+#[async_trait]
+pub trait SecretRepository: Send + Sync {
+    async fn get_by_name(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<SecretRecord>, RepositoryError>;
+
+    async fn get_by_arn(&self, arn: &str) -> Result<Option<SecretRecord>, RepositoryError>;
+
+    async fn get_value(
+        &self,
+        arn: &SecretArn,
+        version: &VersionId,
+    ) -> Result<Option<EncryptedValue>, RepositoryError>;
+
+    /// Creates a secret; `NameTaken` if its name is used in its scope.
+    async fn insert(
+        &self,
+        record: &SecretRecord,
+        values: &[EncryptedValue],
+    ) -> Result<(), RepositoryError>;
+
+    /// Replaces the record if its stored revision is still `expected_revision` (the new record
+    /// carries `expected_revision + 1`), and applies `writes` in the same transaction.
+    async fn update(
+        &self,
+        record: &SecretRecord,
+        expected_revision: u64,
+        writes: &VersionWrites,
+    ) -> Result<(), RepositoryError>;
+
+    /// Records a read at day granularity without bumping the revision (a read must never make a
+    /// concurrent writer retry).
+    async fn touch_accessed(
+        &self,
+        arn: &SecretArn,
+        version: &VersionId,
+        day: Timestamp,
+    ) -> Result<(), RepositoryError>;
+
+    /// All secrets of a scope (ListSecrets filters and sorts in the core).
+    async fn list(&self, scope: &Scope) -> Result<Vec<SecretRecord>, RepositoryError>;
+
+    /// Secrets of any scope whose recovery window ended at or before `now`.
+    async fn list_purgeable(&self, now: Timestamp) -> Result<Vec<SecretArn>, RepositoryError>;
+
+    /// Removes a secret and all its versions for good.
+    async fn purge(&self, arn: &SecretArn) -> Result<(), RepositoryError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/// The KMS encryption context: `{"SecretARN": arn, "SecretVersionId": id}`.
+pub type EncryptionContext = BTreeMap<String, String>;
+
+pub fn encryption_context(arn: &str, version: &str) -> EncryptionContext {
+    let mut ctx = BTreeMap::new();
+    ctx.insert("SecretARN".to_string(), arn.to_string());
+    ctx.insert("SecretVersionId".to_string(), version.to_string());
+    ctx
+}
+
+/// A fresh 256-bit data key: the plaintext (zeroized on drop) and the same key wrapped under a
+/// master key.
+pub struct DataKey {
+    pub plaintext: Zeroizing<[u8; 32]>,
+    pub wrapped: Vec<u8>,
+    pub key_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    #[error("key not found: {0}")]
+    NotFound(String),
+    #[error("key is disabled: {0}")]
+    Disabled(String),
+    #[error("access to the key was denied: {0}")]
+    AccessDenied(String),
+    #[error("the ciphertext or its encryption context is invalid")]
+    InvalidCiphertext,
+    #[error("the key service is throttling requests")]
+    Throttled,
+    #[error("the key service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait KeyProvider: Send + Sync {
+    /// Resolves a key id, key ARN, alias name or alias ARN (`None`: the default key of the
+    /// scope) to the key's ARN, checking that the key exists and is usable.
+    async fn resolve(&self, scope: &Scope, key_id: Option<&str>) -> Result<String, KeyError>;
+
+    async fn generate_data_key(
+        &self,
+        scope: &Scope,
+        key_id: Option<&str>,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KeyError>;
+
+    async fn decrypt_data_key(
+        &self,
+        scope: &Scope,
+        wrapped: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<[u8; 32]>, KeyError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit and metrics
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("audit event could not be recorded: {0}")]
+pub struct AuditError(pub String);
+
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError>;
+}
+
+/// Counters and timings. Implementations must be cheap and non-blocking: they run on the
+/// request path.
+pub trait MetricsSink: Send + Sync {
+    /// One API call: its operation, its error code if it failed, and its latency.
+    fn record_call(&self, operation: &str, error_code: Option<&str>, latency_ms: f64);
+    /// Any other counter (`DataKeyCacheHit`, `KmsCalls`, `RotationsStarted`, ...).
+    fn increment(&self, metric: &str, by: u64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation
+
+/// One rotation to run: the four steps of the rotation function for `pending_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationJob {
+    pub scope: Scope,
+    pub secret_arn: SecretArn,
+    pub lambda_arn: String,
+    /// The AWSPENDING version to create; `None` when `RotateImmediately` is false (the job then
+    /// only runs `testSecret` against AWSCURRENT).
+    pub pending_version: Option<VersionId>,
+    pub rotation_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("the rotation could not be started: {0}")]
+pub struct RotationStartError(pub String);
+
+/// Starts a rotation job asynchronously (AWS mode: Lambda `Invoke` with `InvocationType=Event`).
+#[async_trait]
+pub trait RotationInvoker: Send + Sync {
+    async fn start(&self, job: RotationJob) -> Result<(), RotationStartError>;
+}

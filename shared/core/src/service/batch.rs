@@ -1,0 +1,82 @@
+//! BatchGetSecretValue: up to 20 named secrets (per-secret errors reported in `Errors`), or a
+//! filtered, paged listing of secrets with their AWSCURRENT values.
+
+use super::list::page_size;
+use super::read::VersionSelector;
+use super::{RequestContext, SecretsService};
+use crate::api::{ApiErrorEntry, BatchGetSecretValueRequest, BatchGetSecretValueResponse};
+use crate::error::{Error, Result};
+use crate::paging::Paginator;
+
+impl SecretsService {
+    pub(super) async fn batch_get_secret_value(
+        &self,
+        ctx: &RequestContext,
+        req: BatchGetSecretValueRequest,
+    ) -> Result<BatchGetSecretValueResponse> {
+        match (&req.secret_id_list, &req.filters) {
+            (Some(ids), None) => {
+                if req.max_results.is_some() || req.next_token.is_some() {
+                    return Err(Error::invalid_parameter(
+                        "MaxResults and NextToken can only be used with Filters.",
+                    ));
+                }
+                if ids.is_empty() || ids.len() > 20 {
+                    return Err(Error::invalid_parameter(
+                        "SecretIdList must name between 1 and 20 secrets.",
+                    ));
+                }
+                let mut response = BatchGetSecretValueResponse::default();
+                for id in ids {
+                    let outcome = match self.find_secret(ctx, Some(id)).await {
+                        Ok(record) => {
+                            self.read_version(ctx, &record, &VersionSelector::current())
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match outcome {
+                        Ok(entry) => response.secret_values.push(entry),
+                        Err(e) => response.errors.push(ApiErrorEntry {
+                            secret_id: id.clone(),
+                            error_code: e.code().to_string(),
+                            message: e.message().to_string(),
+                        }),
+                    }
+                }
+                Ok(response)
+            }
+            (None, Some(filters)) => {
+                let max = page_size(req.max_results, 20)?;
+                let records = self
+                    .matching_secrets(ctx, filters, false, None, None)
+                    .await?;
+                let query = format!("BatchGetSecretValue|{:?}|{:?}", ctx.scope, filters);
+                let paginator = Paginator::new(&self.config.paging_key, &query);
+                let (page, next_token) =
+                    paginator.page(&records, req.next_token.as_deref(), max)?;
+                let mut response = BatchGetSecretValueResponse {
+                    next_token,
+                    ..Default::default()
+                };
+                for record in &page {
+                    match self
+                        .read_version(ctx, record, &VersionSelector::current())
+                        .await
+                    {
+                        Ok(entry) => response.secret_values.push(entry),
+                        Err(e) => response.errors.push(ApiErrorEntry {
+                            secret_id: record.arn.to_string(),
+                            error_code: e.code().to_string(),
+                            message: e.message().to_string(),
+                        }),
+                    }
+                }
+                Ok(response)
+            }
+            _ => Err(Error::invalid_parameter(
+                "You must include Filters or SecretIdList, but not both.",
+            )),
+        }
+    }
+}

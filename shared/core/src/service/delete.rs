@@ -1,0 +1,115 @@
+//! DeleteSecret, RestoreSecret, and the purge of secrets whose recovery window has ended (run by
+//! a background task: the local server's purge loop, the scheduler function on AWS).
+
+use super::mutate::{Change, DeletedSecrets};
+use super::{RequestContext, SecretsService};
+use crate::api::{ArnName, DeleteSecretRequest, DeleteSecretResponse, SecretIdRequest};
+use crate::error::{Error, Result};
+use crate::ports::VersionWrites;
+
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
+
+impl SecretsService {
+    pub(super) async fn delete_secret(
+        &self,
+        ctx: &RequestContext,
+        req: DeleteSecretRequest,
+    ) -> Result<DeleteSecretResponse> {
+        let force = req.force_delete_without_recovery.unwrap_or(false);
+        if force && req.recovery_window_in_days.is_some() {
+            return Err(Error::invalid_parameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+            ));
+        }
+        let days = req
+            .recovery_window_in_days
+            .unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS);
+        if !(7..=30).contains(&days) {
+            return Err(Error::invalid_parameter(
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
+            ));
+        }
+        let now = self.ports.clock.now();
+        let purge_after = if force { now } else { now.plus_days(days) };
+        let response = self
+            .mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
+                let response = |purge| DeleteSecretResponse {
+                    arn: r.arn.to_string(),
+                    name: r.name.to_string(),
+                    deletion_date: purge,
+                };
+                match r.purge_after {
+                    // Deleting again: a force delete shortens the window, anything else is refused.
+                    Some(existing) if r.deleted.is_some() => {
+                        if !force {
+                            return Err(Error::invalid_request(super::lookup::MARKED_FOR_DELETION));
+                        }
+                        if existing <= now {
+                            return Ok(Change::Unchanged(response(existing)));
+                        }
+                        r.purge_after = Some(now);
+                        Ok(Change::Write(response(now), VersionWrites::default()))
+                    }
+                    _ => {
+                        r.deleted = Some(now);
+                        r.purge_after = Some(purge_after);
+                        Ok(Change::Write(
+                            response(purge_after),
+                            VersionWrites::default(),
+                        ))
+                    }
+                }
+            })
+            .await?;
+        if force {
+            // Force delete is asynchronous in AWS; purging right away keeps the name reusable
+            // soon, and a failure here is retried by the background purge.
+            if let Err(e) = self.purge_expired().await {
+                tracing::warn!(error = %e, "purge after force delete failed; the background task retries");
+            }
+        }
+        Ok(response)
+    }
+
+    pub(super) async fn restore_secret(
+        &self,
+        ctx: &RequestContext,
+        req: SecretIdRequest,
+    ) -> Result<ArnName> {
+        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
+            let names = ArnName {
+                arn: r.arn.to_string(),
+                name: r.name.to_string(),
+            };
+            if r.deleted.is_none() {
+                return Ok(Change::Unchanged(names));
+            }
+            r.deleted = None;
+            r.purge_after = None;
+            Ok(Change::Write(names, VersionWrites::default()))
+        })
+        .await
+    }
+
+    /// Removes every secret whose recovery window has ended; returns how many were purged.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let now = self.ports.clock.now();
+        let due = self
+            .ports
+            .repository
+            .list_purgeable(now)
+            .await
+            .map_err(super::lookup::storage_error)?;
+        let mut purged = 0;
+        for arn in due {
+            self.ports
+                .repository
+                .purge(&arn)
+                .await
+                .map_err(super::lookup::storage_error)?;
+            tracing::info!(secret = %arn, "purged secret after its recovery window");
+            purged += 1;
+        }
+        Ok(purged)
+    }
+}

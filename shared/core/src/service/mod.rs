@@ -1,0 +1,239 @@
+//! The operations of Secrets Manager. `SecretsService::handle` is the single entry point the
+//! wire layer calls with the operation name and the JSON body: it decodes the typed request,
+//! runs the operation against the ports, and emits exactly one audit event and the call's
+//! metrics, whatever the outcome. Each submodule holds one group of operations.
+
+mod batch;
+mod create;
+mod delete;
+mod describe;
+mod encryption;
+mod list;
+mod lookup;
+mod mutate;
+mod policies;
+mod random_password;
+mod read;
+mod rotation;
+mod tags;
+mod write;
+
+use crate::audit::{AuditEvent, AuditEventType, Caller};
+use crate::clock::{Clock, RandomSource};
+use crate::error::{Error, Result};
+use crate::ids::Scope;
+use crate::ports::{AuditSink, KeyProvider, MetricsSink, RotationInvoker, SecretRepository};
+use crate::redact::redact_sensitive;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Who is calling, from where, in which region: filled in by the wire layer after
+/// authentication.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub scope: Scope,
+    pub caller: Caller,
+    pub request_id: String,
+}
+
+/// The ports a service runs on.
+#[derive(Clone)]
+pub struct Ports {
+    pub repository: Arc<dyn SecretRepository>,
+    pub keys: Arc<dyn KeyProvider>,
+    pub audit: Arc<dyn AuditSink>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub rotation: Arc<dyn RotationInvoker>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+}
+
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Key of the HMAC that makes `NextToken`s tamper-evident.
+    pub paging_key: [u8; 32],
+    /// When true, a call fails if its audit event cannot be recorded.
+    pub audit_required: bool,
+}
+
+pub struct SecretsService {
+    ports: Ports,
+    config: ServiceConfig,
+}
+
+/// The result of one call: the JSON body of the response or the AWS error.
+pub type CallOutcome = Result<serde_json::Value>;
+
+const READ_ONLY_OPERATIONS: &[&str] = &[
+    "BatchGetSecretValue",
+    "DescribeSecret",
+    "GetRandomPassword",
+    "GetResourcePolicy",
+    "GetSecretValue",
+    "ListResourcePolicies",
+    "ListSecretVersionIds",
+    "ListSecrets",
+    "ValidateResourcePolicy",
+];
+
+/// Operations of the model that Coffer does not serve yet.
+const REPLICATION_OPERATIONS: &[&str] = &[
+    "ReplicateSecretToRegions",
+    "RemoveRegionsFromReplication",
+    "StopReplicationToReplica",
+    "AssociateCrossAccountReplica",
+    "DisassociateCrossAccountReplica",
+];
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        Error::Serialization(format!(
+            "The request body could not be read: {}",
+            e.without_value()
+        ))
+    })
+}
+
+trait WithoutValue {
+    fn without_value(&self) -> String;
+}
+
+impl WithoutValue for serde_json::Error {
+    /// serde_json's messages quote at most a type name or field name, never input text, but the
+    /// position is all a client needs to find a syntax error.
+    fn without_value(&self) -> String {
+        format!(
+            "{:?} error at line {} column {}",
+            self.classify(),
+            self.line(),
+            self.column()
+        )
+    }
+}
+
+fn encode<T: Serialize>(response: T) -> Result<serde_json::Value> {
+    serde_json::to_value(response)
+        .map_err(|_| Error::internal("The response could not be encoded."))
+}
+
+macro_rules! dispatch {
+    ($self:ident, $ctx:ident, $op:ident, $body:ident; $($name:literal => $method:ident),* $(,)?) => {
+        match $op {
+            $($name => encode($self.$method($ctx, decode($body)?).await?),)*
+            other if REPLICATION_OPERATIONS.contains(&other) => Err(Error::invalid_request(format!(
+                "{other} is not supported by this Coffer server: replication is not implemented yet."
+            ))),
+            other => Err(Error::UnknownOperation(format!(
+                "The operation {other} is not known to Secrets Manager."
+            ))),
+        }
+    };
+}
+
+impl SecretsService {
+    pub fn new(ports: Ports, config: ServiceConfig) -> Self {
+        SecretsService { ports, config }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// Runs one operation and records its audit event and metrics.
+    pub async fn handle(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
+        let started = self.ports.clock.now();
+        let outcome = self.dispatch(ctx, operation, body).await;
+        let outcome = self.audit(ctx, operation, body, outcome).await;
+        let elapsed = (self.ports.clock.now().millis() - started.millis()) as f64;
+        let code = outcome.as_ref().err().map(|e| e.code());
+        self.ports.metrics.record_call(operation, code, elapsed);
+        outcome
+    }
+
+    async fn dispatch(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> CallOutcome {
+        dispatch!(self, ctx, op, body;
+            "CreateSecret" => create_secret,
+            "DescribeSecret" => describe_secret,
+            "GetSecretValue" => get_secret_value,
+            "BatchGetSecretValue" => batch_get_secret_value,
+            "PutSecretValue" => put_secret_value,
+            "UpdateSecret" => update_secret,
+            "UpdateSecretVersionStage" => update_secret_version_stage,
+            "ListSecrets" => list_secrets,
+            "ListSecretVersionIds" => list_secret_version_ids,
+            "DeleteSecret" => delete_secret,
+            "RestoreSecret" => restore_secret,
+            "TagResource" => tag_resource,
+            "UntagResource" => untag_resource,
+            "GetRandomPassword" => get_random_password,
+            "GetResourcePolicy" => get_resource_policy,
+            "PutResourcePolicy" => put_resource_policy,
+            "DeleteResourcePolicy" => delete_resource_policy,
+            "ListResourcePolicies" => list_resource_policies,
+            "ValidateResourcePolicy" => validate_resource_policy,
+            "RotateSecret" => rotate_secret,
+            "CancelRotateSecret" => cancel_rotate_secret,
+        )
+    }
+
+    async fn audit(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        body: &[u8],
+        outcome: CallOutcome,
+    ) -> CallOutcome {
+        let request_parameters = serde_json::from_slice::<serde_json::Value>(body)
+            .map(|v| redact_sensitive(&v))
+            .unwrap_or(serde_json::Value::Null);
+        let response_elements = match &outcome {
+            Ok(v) => redact_sensitive(v),
+            Err(_) => serde_json::Value::Null,
+        };
+        let resources = ["ARN", "SecretId"]
+            .iter()
+            .filter_map(|k| {
+                outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.get(k))
+                    .or_else(|| request_parameters.get(k))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .take(1)
+            .collect();
+        let event = AuditEvent {
+            event_type: AuditEventType::AwsApiCall,
+            event_time: self.ports.clock.now(),
+            event_name: operation.to_string(),
+            region: ctx.scope.region.clone(),
+            caller: ctx.caller.clone(),
+            request_id: ctx.request_id.clone(),
+            event_id: crate::service::lookup::new_uuid(self.ports.random.as_ref()),
+            read_only: READ_ONLY_OPERATIONS.contains(&operation),
+            request_parameters,
+            response_elements,
+            resources,
+            error_code: outcome.as_ref().err().map(|e| e.code().to_string()),
+            error_message: outcome.as_ref().err().map(|e| e.message().to_string()),
+        };
+        match self.ports.audit.record(&event).await {
+            Ok(()) => outcome,
+            Err(e) if self.config.audit_required => {
+                tracing::error!(request_id = %ctx.request_id, error = %e, "audit event not recorded; failing the call");
+                Err(Error::internal("The request could not be audited."))
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %ctx.request_id, error = %e, "audit event not recorded");
+                outcome
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The router: `POST /` (JSON 1.1, `X-Amz-Target: secretsmanager.<Operation>`) and
+//! `GET /health`. Each request gets an id, is authenticated, and is handed to the core; the full
+//! cause of a failure is logged once here with the request id, the client gets the code and a
+//! safe message. Bodies are never logged.
+
+use crate::auth::Authenticator;
+use crate::errors::{core_error_response, error_response, json_response};
+use crate::sigv4::RequestParts;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use coffer_core::ids::Scope;
+use coffer_core::service::{RequestContext, SecretsService};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest request body accepted: a 64 KiB binary secret is ~88 KiB in base64 plus JSON.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+const TARGET_PREFIX: &str = "secretsmanager.";
+
+#[derive(Clone)]
+pub struct WireState {
+    pub service: Arc<SecretsService>,
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The account every principal of this server belongs to (one account until IAM lands).
+    pub account_id: String,
+}
+
+pub fn router(state: WireState) -> Router {
+    Router::new()
+        .route("/", post(handle_call))
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn handle_call(State(state): State<WireState>, request: Request) -> Response {
+    let request_id = new_request_id();
+    let (parts, body) = request.into_parts();
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SerializationException",
+                "The request body is too large.",
+                &request_id,
+            )
+        }
+    };
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let started = Instant::now();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+        tracing::info!(%request_id, %target, "unknown target");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "The X-Amz-Target header does not name a Secrets Manager operation.",
+            &request_id,
+        );
+    };
+    let parts = RequestParts {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+    };
+    let authenticated = match state.authenticator.authenticate(&parts) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+            return error_response(status, e.code(), &e.message(), &request_id);
+        }
+    };
+    let mut caller = authenticated.caller;
+    caller.source_ip = source_ip;
+    let ctx = RequestContext {
+        scope: Scope::new(authenticated.region, state.account_id.clone()),
+        caller,
+        request_id: request_id.clone(),
+    };
+    let outcome = state.service.handle(&ctx, operation, &body).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok(body) => {
+            tracing::info!(%request_id, operation, region = %ctx.scope.region, elapsed_ms, "ok");
+            json_response(StatusCode::OK, &body, &request_id)
+        }
+        Err(e) => {
+            tracing::info!(%request_id, operation, region = %ctx.scope.region, elapsed_ms, code = e.code(), message = e.message(), "failed");
+            core_error_response(&e, &request_id)
+        }
+    }
+}
+
+impl IntoResponse for crate::sigv4::AuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+        error_response(status, self.code(), &self.message(), &new_request_id())
+    }
+}
