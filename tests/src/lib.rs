@@ -1041,7 +1041,9 @@ pub async fn list_all_secrets(
 /// A ListSecrets / BatchGetSecretValue filter.
 pub fn filter(key: &str, values: &[&str]) -> aws_sdk_secretsmanager::types::Filter {
     aws_sdk_secretsmanager::types::Filter::builder()
-        .key(aws_sdk_secretsmanager::types::FilterNameStringType::from(key))
+        .key(aws_sdk_secretsmanager::types::FilterNameStringType::from(
+            key,
+        ))
         .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
         .build()
 }

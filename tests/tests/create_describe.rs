@@ -59,7 +59,10 @@ async fn create_secret_with_binary_roundtrips_bytes() {
         .send()
         .await
         .expect("GetSecretValue");
-    assert_eq!(got.secret_binary().map(|b| b.as_ref().to_vec()), Some(bytes));
+    assert_eq!(
+        got.secret_binary().map(|b| b.as_ref().to_vec()),
+        Some(bytes)
+    );
     assert!(got.secret_string().is_none());
 }
 
@@ -193,7 +196,12 @@ async fn create_secret_with_invalid_name_is_rejected() {
     // AWS answers a name outside [A-Za-z0-9/_+=.@-] with ValidationException ("Invalid name.
     // Must be a valid name containing alphanumeric characters, or any of the following:
     // -/_+=.@!"); InvalidParameterException is the modelled code for the same rule.
-    for bad in ["has space", "star*name", "question?", "x".repeat(513).as_str()] {
+    for bad in [
+        "has space",
+        "star*name",
+        "question?",
+        "x".repeat(513).as_str(),
+    ] {
         expect_error_in(
             client
                 .create_secret()
@@ -256,7 +264,10 @@ async fn describe_secret_returns_metadata_and_omits_empty_fields() {
     // Fields without a value are omitted, as AWS does.
     assert!(d.deleted_date().is_none(), "DeletedDate on a live secret");
     assert!(d.last_accessed_date().is_none(), "never read yet");
-    assert!(d.rotation_enabled().is_none(), "never configured for rotation");
+    assert!(
+        d.rotation_enabled().is_none(),
+        "never configured for rotation"
+    );
     assert!(d.rotation_lambda_arn().is_none());
     assert!(d.rotation_rules().is_none());
     assert!(d.last_rotated_date().is_none());
@@ -316,7 +327,11 @@ async fn secret_id_with_wrong_arn_suffix_is_resource_not_found() {
     let name = unique_name("ids-suffix");
     let (arn, _) = create_string_secret(&client, &name, "v").await;
     let suffix = &arn[arn.len() - 6..];
-    let other = if suffix == "AAAAAA" { "BBBBBB" } else { "AAAAAA" };
+    let other = if suffix == "AAAAAA" {
+        "BBBBBB"
+    } else {
+        "AAAAAA"
+    };
     let wrong = format!("{}-{other}", partial_arn(&arn));
     let err = expect_error(
         client.get_secret_value().secret_id(&wrong).send().await,
@@ -372,7 +387,10 @@ async fn secret_arns_differ_after_recreating_a_name() {
         }
     }
     let second_arn = second_arn.expect("the name is reusable after a forced deletion");
-    assert_ne!(first_arn, second_arn, "a recreated secret gets a new ARN suffix");
+    assert_ne!(
+        first_arn, second_arn,
+        "a recreated secret gets a new ARN suffix"
+    );
     let err = expect_error(
         client.describe_secret().secret_id(&first_arn).send().await,
         "ResourceNotFoundException",

@@ -146,7 +146,9 @@ async fn get_secret_value_sets_last_accessed_date_at_day_granularity() {
         .send()
         .await
         .expect("DescribeSecret");
-    let accessed = d.last_accessed_date().expect("LastAccessedDate after a read");
+    let accessed = d
+        .last_accessed_date()
+        .expect("LastAccessedDate after a read");
     assert_eq!(
         accessed.secs() % 86_400,
         0,
@@ -193,7 +195,11 @@ async fn put_secret_value_moves_awscurrent_and_awsprevious_follows() {
             Some(&vec!["AWSPREVIOUS".to_string()]),
             "AWSPREVIOUS moves to the version AWSCURRENT left: {stages:?}"
         );
-        assert_eq!(stages.len(), 2, "older versions lose their labels: {stages:?}");
+        assert_eq!(
+            stages.len(),
+            2,
+            "older versions lose their labels: {stages:?}"
+        );
     }
 }
 
@@ -222,7 +228,11 @@ async fn put_secret_value_with_custom_stages_leaves_awscurrent() {
         .send()
         .await
         .expect("get current");
-    assert_eq!(cur.version_id(), Some(v1.as_str()), "AWSCURRENT did not move");
+    assert_eq!(
+        cur.version_id(),
+        Some(v1.as_str()),
+        "AWSCURRENT did not move"
+    );
     let staged = client
         .get_secret_value()
         .secret_id(&name)
@@ -428,7 +438,10 @@ async fn put_secret_value_binary_roundtrips_and_reads_as_binary() {
         .send()
         .await
         .expect("get");
-    assert_eq!(got.secret_binary().map(|b| b.as_ref().to_vec()), Some(bytes));
+    assert_eq!(
+        got.secret_binary().map(|b| b.as_ref().to_vec()),
+        Some(bytes)
+    );
     assert!(got.secret_string().is_none());
     let prev = client
         .get_secret_value()
@@ -457,7 +470,11 @@ async fn deprecated_versions_are_kept_listed_with_include_deprecated_and_readabl
     }
     // v1 now has no label.
     let labelled = list_all_versions(&client, &name, false).await;
-    assert_eq!(labelled.len(), 2, "default listing hides label-less versions");
+    assert_eq!(
+        labelled.len(),
+        2,
+        "default listing hides label-less versions"
+    );
     assert!(labelled.iter().all(|v| v.version_id() != Some(v1.as_str())));
     let all = list_all_versions(&client, &name, true).await;
     assert_eq!(all.len(), 3, "IncludeDeprecated lists every version");

@@ -44,7 +44,10 @@ async fn fixture(client: &aws_sdk_secretsmanager::Client) -> Fixture {
         (
             &gamma,
             "unrelated text".to_string(),
-            vec![tag(&format!("{prefix}Owner"), format!("{prefix}Value").as_str())],
+            vec![tag(
+                &format!("{prefix}Owner"),
+                format!("{prefix}Value").as_str(),
+            )],
         ),
     ] {
         client
@@ -103,7 +106,10 @@ async fn list_secrets_filter_values_are_ored_and_filters_are_anded() {
         &client,
         vec![filter(
             "name",
-            &[&format!("{}-Alpha", f.prefix), &format!("{}-Beta", f.prefix)],
+            &[
+                &format!("{}-Alpha", f.prefix),
+                &format!("{}-Beta", f.prefix),
+            ],
         )],
         false,
     )
@@ -207,7 +213,10 @@ async fn list_secrets_primary_region_and_owning_service_filters_do_not_match_pla
     let server = CofferServer::start();
     let client = server.default_client();
     let f = fixture(&client).await;
-    for (key, value) in [("primary-region", "ap-southeast-4"), ("owning-service", "rds")] {
+    for (key, value) in [
+        ("primary-region", "ap-southeast-4"),
+        ("owning-service", "rds"),
+    ] {
         let found = list_all_secrets(
             &client,
             vec![filter("name", &[&f.prefix]), filter(key, &[value])],
@@ -381,9 +390,16 @@ async fn list_secrets_pages_with_max_results_and_next_token() {
         }
     }
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
-    assert_eq!(unique.len(), seen.len(), "a secret appeared twice: {seen:?}");
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "a secret appeared twice: {seen:?}"
+    );
     assert_eq!(unique, expected);
-    assert!(pages >= 3, "7 secrets at 3 per page need 3 pages, got {pages}");
+    assert!(
+        pages >= 3,
+        "7 secrets at 3 per page need 3 pages, got {pages}"
+    );
 }
 
 #[tokio::test]
@@ -401,7 +417,10 @@ async fn list_secrets_tampered_next_token_fails_with_invalid_next_token() {
         .send()
         .await
         .expect("first page");
-    let good = out.next_token().expect("NextToken with more results").to_string();
+    let good = out
+        .next_token()
+        .expect("NextToken with more results")
+        .to_string();
     // Flip one character in the middle of the opaque token.
     let mut chars: Vec<char> = good.chars().collect();
     let i = chars.len() / 2;

@@ -212,7 +212,8 @@ async fn update_secret_version_stage_without_remove_from_fails_with_invalid_para
     );
     assert!(err.is_invalid_parameter_exception());
     assert!(
-        err.message().is_some_and(|m| m.contains("RemoveFromVersionId")),
+        err.message()
+            .is_some_and(|m| m.contains("RemoveFromVersionId")),
         "message names RemoveFromVersionId: {:?}",
         err.message()
     );
