@@ -868,10 +868,7 @@ fn parse_http_response(buf: &[u8]) -> RawResponse {
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
             .unwrap_or(0);
@@ -883,57 +880,6 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(size + 2).min(data.len())..];
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // The signing example from the AWS SigV4 documentation ("get-vanilla" style) is GET-only;
-    // this pins our POST signer against a value computed independently with botocore
-    // (`botocore.auth.SigV4Auth`) for the same inputs.
-    #[test]
-    fn sigv4_signature_matches_botocore_reference() {
-        let t = time::macros::datetime!(2024-01-02 03:04:05 UTC);
-        let req = RawRequest::new("ListSecrets", &serde_json::json!({}))
-            .region("us-east-1")
-            .credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-            .signed_at(t);
-        let headers = req.headers("127.0.0.1:4584");
-        let auth = headers
-            .iter()
-            .find(|(k, _)| k == "authorization")
-            .map(|(_, v)| v.clone())
-            .expect("authorization header");
-        assert_eq!(
-            auth,
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/secretsmanager/aws4_request, \
-             SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
-             Signature=861515d6fd19140a5646b579a1b5b8aa91b15c653327e5488206a91bf15e9726"
-        );
-    }
-
-    #[test]
-    fn parse_chunked_response_reassembles_body() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n";
-        let r = parse_http_response(raw);
-        assert_eq!(r.status, 200);
-        assert_eq!(r.body, b"Wikipedia");
-    }
-
-    #[test]
-    fn assert_secret_arn_accepts_well_formed_arn() {
-        assert_secret_arn(
-            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123",
-            "us-east-1",
-            Some("111122223333"),
-            "my/name",
-        );
-        assert_eq!(
-            partial_arn("arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123"),
-            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name"
-        );
-    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1076,4 +1022,55 @@ pub fn random_letters(len: usize) -> String {
     (0..len)
         .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The signing example from the AWS SigV4 documentation ("get-vanilla" style) is GET-only;
+    // this pins our POST signer against a value computed independently with botocore
+    // (`botocore.auth.SigV4Auth`) for the same inputs.
+    #[test]
+    fn sigv4_signature_matches_botocore_reference() {
+        let t = time::macros::datetime!(2024-01-02 03:04:05 UTC);
+        let req = RawRequest::new("ListSecrets", &serde_json::json!({}))
+            .region("us-east-1")
+            .credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+            .signed_at(t);
+        let headers = req.headers("127.0.0.1:4584");
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+            .expect("authorization header");
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+             Signature=861515d6fd19140a5646b579a1b5b8aa91b15c653327e5488206a91bf15e9726"
+        );
+    }
+
+    #[test]
+    fn parse_chunked_response_reassembles_body() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n";
+        let r = parse_http_response(raw);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"Wikipedia");
+    }
+
+    #[test]
+    fn assert_secret_arn_accepts_well_formed_arn() {
+        assert_secret_arn(
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123",
+            "us-east-1",
+            Some("111122223333"),
+            "my/name",
+        );
+        assert_eq!(
+            partial_arn("arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name-AbC123"),
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:my/name"
+        );
+    }
 }

@@ -37,6 +37,9 @@ struct Put {
     answered: Instant,
 }
 
+/// (AWSCURRENT holder, AWSPREVIOUS holder) seen in one DescribeSecret.
+type Snapshot = (String, Option<String>);
+
 /// (current, previous) from one DescribeSecret, after checking the snapshot is consistent.
 fn current_and_previous(stages: &HashMap<String, Vec<String>>) -> (String, Option<String>) {
     let holders = |label: &str| -> Vec<String> {
@@ -66,7 +69,7 @@ async fn put_secret_value_concurrent_writers_keep_every_version_and_label_order(
     let (_, initial) = create_string_secret(&client, &name, "initial").await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let snapshots: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::new(Mutex::new(Vec::new()));
+    let snapshots: Arc<Mutex<Vec<Snapshot>>> = Arc::new(Mutex::new(Vec::new()));
     let mut pollers = Vec::new();
     for _ in 0..2 {
         let client = client.clone();
