@@ -1,1 +1,8 @@
 //! `coffer-embedded`: adapters for one machine.
+pub mod keyring;
+pub mod random;
+pub mod system_clock;
+
+pub use keyring::{FileKeyring, KeyMetadata, KeyringError};
+pub use random::OsRandom;
+pub use system_clock::SystemClock;
