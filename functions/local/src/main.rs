@@ -1,1 +1,48 @@
-fn main() {}
+//! `coffer`: the local server. Wiring only: parse the command line, start logging, and run the
+//! chosen command (`serve` by default, so `cargo run --release` serves).
+
+mod config;
+mod credentials;
+mod keys;
+mod rotation;
+mod server;
+
+use clap::Parser;
+use config::{Cli, Command, LogFormat, ServeArgs};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
+    {
+        Command::Serve(args) => {
+            init_tracing(args.log_format);
+            server::serve(args).await
+        }
+        Command::Keys(args) => {
+            init_tracing(LogFormat::Text);
+            keys::run(args).await
+        }
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

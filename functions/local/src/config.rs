@@ -1,0 +1,109 @@
+//! The command line of the `coffer` binary, parsed once at start. Every flag has an environment
+//! variable twin (`COFFER_LISTEN`, `COFFER_DATA_DIR`, ...), so a container or a systemd unit can
+//! configure it without arguments.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coffer",
+    version,
+    about = "A self-hosted, wire-compatible AWS Secrets Manager"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Secrets Manager API (the default command).
+    Serve(ServeArgs),
+    /// Manage the master keys of the local keyring (stop the server first).
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COFFER_LISTEN", default_value = "127.0.0.1:4584")]
+    pub listen: SocketAddr,
+    /// Directory for the database, keyring, credentials and audit log.
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+    pub data_dir: PathBuf,
+    /// The AWS account id of this server's secrets and keys.
+    #[arg(long, env = "COFFER_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// Log line format.
+    #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Fail a call when its audit event cannot be recorded.
+    #[arg(long, env = "COFFER_AUDIT_REQUIRED", default_value_t = false)]
+    pub audit_required: bool,
+    /// Seconds between sweeps that purge secrets whose recovery window has ended.
+    #[arg(long, env = "COFFER_PURGE_INTERVAL_SECS", default_value_t = 60)]
+    pub purge_interval_secs: u64,
+}
+
+/// `coffer` with no subcommand serves with the defaults (and the `COFFER_*` environment).
+#[derive(Debug, Parser)]
+struct ServeDefaults {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeDefaults::parse_from(["coffer"]).args
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeysArgs {
+    /// Directory holding keyring.json.
+    #[arg(
+        long,
+        env = "COFFER_DATA_DIR",
+        default_value = "./coffer-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// The account of the keys.
+    #[arg(
+        long,
+        env = "COFFER_ACCOUNT_ID",
+        default_value = "000000000000",
+        global = true
+    )]
+    pub account_id: String,
+    /// The region of the keys.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    pub region: String,
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Create a master key, optionally with an alias (`alias/name`).
+    Create {
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the keys of the region.
+    List,
+    /// Disable a key (by id, ARN or alias): its secrets can no longer be read or written.
+    Disable { key_id: String },
+    /// Enable a key again.
+    Enable { key_id: String },
+}
