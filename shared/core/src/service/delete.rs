@@ -5,9 +5,35 @@ use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{ArnName, DeleteSecretRequest, DeleteSecretResponse, SecretIdRequest};
 use crate::error::{Error, Result};
+use crate::ids::SecretId;
 use crate::ports::VersionWrites;
 
 pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
+
+/// The answer to a forced delete of a secret that does not exist (any more): success, naming
+/// the secret as the caller did.
+fn already_gone(
+    ctx: &RequestContext,
+    secret_id: Option<&str>,
+    now: crate::clock::Timestamp,
+) -> Result<DeleteSecretResponse> {
+    let id = SecretId::parse(secret_id.unwrap_or_default())?;
+    let (arn, name) = match &id {
+        SecretId::Arn { arn, resource, .. } => (arn.clone(), resource.clone()),
+        SecretId::Name(name) => (
+            format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{}",
+                ctx.scope.partition, ctx.scope.region, ctx.scope.account, name
+            ),
+            name.clone(),
+        ),
+    };
+    Ok(DeleteSecretResponse {
+        arn,
+        name,
+        deletion_date: now,
+    })
+}
 
 impl SecretsService {
     pub(super) async fn delete_secret(
@@ -31,7 +57,7 @@ impl SecretsService {
         }
         let now = self.ports.clock.now();
         let purge_after = if force { now } else { now.plus_days(days) };
-        let response = self
+        let outcome = self
             .mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
                 let response = |purge| DeleteSecretResponse {
                     arn: r.arn.to_string(),
@@ -60,7 +86,13 @@ impl SecretsService {
                     }
                 }
             })
-            .await?;
+            .await;
+        let response = match outcome {
+            // "If you forcibly delete an already deleted or nonexistent secret, the operation
+            // does not return ResourceNotFoundException."
+            Err(Error::ResourceNotFound(_)) if force => already_gone(ctx, req.secret_id.as_deref(), now)?,
+            other => other?,
+        };
         if force {
             // Force delete is asynchronous in AWS; purging right away keeps the name reusable
             // soon, and a failure here is retried by the background purge.

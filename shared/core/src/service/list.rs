@@ -144,7 +144,8 @@ impl SecretsService {
         let mut versions: Vec<&crate::model::VersionMeta> = record
             .versions
             .iter()
-            .filter(|v| include_deprecated || !v.stages.is_empty())
+            // "ListSecretVersionIds only returns versions that contain a secret value."
+            .filter(|v| v.has_value && (include_deprecated || !v.stages.is_empty()))
             .collect();
         versions.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         let entries: Vec<VersionEntry> = versions

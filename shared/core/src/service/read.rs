@@ -43,9 +43,15 @@ impl VersionSelector {
     /// The version selected in `record`, if it exists and holds a value.
     pub fn select<'r>(&self, record: &'r SecretRecord) -> Result<&'r VersionMeta> {
         let found = match (&self.id, &self.stage) {
-            (Some(id), stage) => record
-                .version(id)
-                .filter(|v| stage.as_ref().is_none_or(|s| v.has_stage(s.as_str()))),
+            (Some(id), Some(stage)) => match record.version(id) {
+                Some(v) if !v.has_stage(stage.as_str()) => {
+                    return Err(Error::invalid_request(
+                        "You provided a VersionStage that is not associated to the provided VersionId.",
+                    ))
+                }
+                other => other,
+            },
+            (Some(id), None) => record.version(id),
             (None, Some(stage)) => record.version_with_stage(stage.as_str()),
             (None, None) => record.current_version(),
         };
