@@ -949,7 +949,10 @@ pub async fn list_all_versions(
             .await
             .unwrap_or_else(|e| panic!("ListSecretVersionIds {secret_id}: {e:?}"));
         out.extend(page.versions().iter().cloned());
-        token = page.next_token().map(str::to_string);
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if token.is_none() {
             return out;
         }
@@ -976,7 +979,10 @@ pub async fn list_all_secrets(
             .await
             .unwrap_or_else(|e| panic!("ListSecrets: {e:?}"));
         out.extend(page.secret_list().iter().cloned());
-        token = page.next_token().map(str::to_string);
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if token.is_none() {
             return out;
         }

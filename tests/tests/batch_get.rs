@@ -123,7 +123,10 @@ async fn batch_get_by_filters_pages_through_matching_secrets() {
             );
             assert!(prev.is_none(), "secret returned twice");
         }
-        token = out.next_token().map(str::to_string);
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if token.is_none() {
             break;
         }

@@ -384,7 +384,10 @@ async fn list_secrets_pages_with_max_results_and_next_token() {
                 .iter()
                 .filter_map(|s| s.name().map(str::to_string)),
         );
-        token = out.next_token().map(str::to_string);
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if token.is_none() {
             break;
         }
@@ -512,7 +515,10 @@ async fn list_secret_version_ids_pages_and_rejects_tampered_token() {
                 "duplicate version across pages"
             );
         }
-        token = out.next_token().map(str::to_string);
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if first_token.is_none() {
             first_token = token.clone();
         }
