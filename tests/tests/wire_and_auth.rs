@@ -7,6 +7,17 @@ fn body_text(r: &RawResponse) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
+/// AWS JSON-protocol services answer authentication failures with 400 (the query protocols
+/// and API Gateway with 403); either is a refusal a stock SDK understands.
+fn assert_auth_refusal(r: &RawResponse, what: &str) {
+    assert!(
+        r.status == 400 || r.status == 403,
+        "{what}: status {} ({})",
+        r.status,
+        body_text(r)
+    );
+}
+
 #[tokio::test]
 async fn success_response_is_json_with_request_id_and_epoch_timestamps() {
     let server = CofferServer::start();
@@ -111,7 +122,7 @@ async fn unsigned_request_is_refused_with_missing_authentication_token() {
         .raw_request("ListSecrets", &json!({}))
         .unsigned()
         .send(&server.endpoint());
-    assert_eq!(resp.status, 403, "{}", body_text(&resp));
+    assert_auth_refusal(&resp, "refusal");
     let code = resp.error_code().unwrap_or_default();
     assert!(
         code.starts_with("MissingAuthenticationToken"),
@@ -126,7 +137,7 @@ async fn wrong_signature_is_refused() {
         .raw_request("ListSecrets", &json!({}))
         .corrupt_signature()
         .send(&server.endpoint());
-    assert_eq!(resp.status, 403, "{}", body_text(&resp));
+    assert_auth_refusal(&resp, "refusal");
     let code = resp.error_code().unwrap_or_default();
     // JSON-protocol AWS services name this InvalidSignatureException; the query services
     // SignatureDoesNotMatch.
@@ -163,7 +174,7 @@ async fn unknown_access_key_is_refused() {
         .raw_request("ListSecrets", &json!({}))
         .credentials("AKIAUNKNOWNKEY000000", "whatever")
         .send(&server.endpoint());
-    assert_eq!(resp.status, 403, "{}", body_text(&resp));
+    assert_auth_refusal(&resp, "refusal");
     let code = resp.error_code().unwrap_or_default();
     assert!(
         ["InvalidClientTokenId", "UnrecognizedClientException"].contains(&code.as_str()),
@@ -178,18 +189,13 @@ async fn incomplete_authorization_header_is_refused() {
         .raw_request("ListSecrets", &json!({}))
         .incomplete_authorization()
         .send(&server.endpoint());
-    assert!(
-        resp.status == 403 || resp.status == 400,
-        "status {}: {}",
-        resp.status,
-        body_text(&resp)
-    );
+    assert_auth_refusal(&resp, "incomplete signature");
     let code = resp.error_code().unwrap_or_default();
     assert!(code.starts_with("IncompleteSignature"), "code {code}");
 }
 
 #[tokio::test]
-async fn request_signed_outside_15_minute_window_is_refused() {
+async fn request_signed_with_20_minutes_of_clock_skew_is_refused() {
     let server = CofferServer::start();
     for offset in [-20i64, 20] {
         let t = time::OffsetDateTime::now_utc() + time::Duration::minutes(offset);
@@ -197,7 +203,7 @@ async fn request_signed_outside_15_minute_window_is_refused() {
             .raw_request("ListSecrets", &json!({}))
             .signed_at(t)
             .send(&server.endpoint());
-        assert_eq!(resp.status, 403, "{offset} min: {}", body_text(&resp));
+        assert_auth_refusal(&resp, &format!("{offset} min"));
         let code = resp.error_code().unwrap_or_default();
         assert!(
             [
@@ -209,8 +215,9 @@ async fn request_signed_outside_15_minute_window_is_refused() {
             "{offset} min: code {code}"
         );
     }
-    // Within the window is fine.
-    for offset in [-10i64, 10] {
+    // Within the window is fine. (AWS's JSON services answer "Signature expired ... - 5 min."
+    // while the SigV4 guide speaks of 15 minutes; both accept a two-minute skew.)
+    for offset in [-2i64, 2] {
         let t = time::OffsetDateTime::now_utc() + time::Duration::minutes(offset);
         let resp = server
             .raw_request("ListSecrets", &json!({}))
