@@ -90,7 +90,9 @@ impl SecretsService {
         let response = match outcome {
             // "If you forcibly delete an already deleted or nonexistent secret, the operation
             // does not return ResourceNotFoundException."
-            Err(Error::ResourceNotFound(_)) if force => already_gone(ctx, req.secret_id.as_deref(), now)?,
+            Err(Error::ResourceNotFound(_)) if force => {
+                already_gone(ctx, req.secret_id.as_deref(), now)?
+            }
             other => other?,
         };
         if force {

@@ -8,6 +8,7 @@ mod create;
 mod delete;
 mod describe;
 mod encryption;
+mod lanes;
 mod list;
 mod lookup;
 mod mutate;
@@ -60,6 +61,7 @@ pub struct ServiceConfig {
 pub struct SecretsService {
     ports: Ports,
     config: ServiceConfig,
+    lanes: lanes::WriteLanes,
 }
 
 /// The result of one call: the JSON body of the response or the AWS error.
@@ -138,7 +140,11 @@ macro_rules! dispatch {
 
 impl SecretsService {
     pub fn new(ports: Ports, config: ServiceConfig) -> Self {
-        SecretsService { ports, config }
+        SecretsService {
+            ports,
+            config,
+            lanes: lanes::WriteLanes::default(),
+        }
     }
 
     pub fn ports(&self) -> &Ports {

@@ -34,6 +34,8 @@ impl SecretsService {
         deleted: DeletedSecrets,
         mut change: impl FnMut(&mut SecretRecord) -> Result<Change<T>>,
     ) -> Result<T> {
+        let arn = self.find_secret(ctx, secret_id).await?.arn;
+        let _lane = self.lanes.enter(arn.as_str()).await;
         for _ in 0..MAX_ATTEMPTS {
             let mut record = self.find_secret(ctx, secret_id).await?;
             if deleted == DeletedSecrets::Refuse {

@@ -44,11 +44,9 @@ impl VersionSelector {
     pub fn select<'r>(&self, record: &'r SecretRecord) -> Result<&'r VersionMeta> {
         let found = match (&self.id, &self.stage) {
             (Some(id), Some(stage)) => match record.version(id) {
-                Some(v) if !v.has_stage(stage.as_str()) => {
-                    return Err(Error::invalid_request(
-                        "You provided a VersionStage that is not associated to the provided VersionId.",
-                    ))
-                }
+                Some(v) if !v.has_stage(stage.as_str()) => return Err(Error::invalid_request(
+                    "You provided a VersionStage that is not associated to the provided VersionId.",
+                )),
                 other => other,
             },
             (Some(id), None) => record.version(id),
