@@ -45,7 +45,10 @@ impl InProcessMetrics {
         }
         out.push_str("# TYPE coffer_errors_total counter\n");
         for ((op, code), n) in &c.errors {
-            let _ = writeln!(out, "coffer_errors_total{{operation=\"{op}\",code=\"{code}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "coffer_errors_total{{operation=\"{op}\",code=\"{code}\"}} {n}"
+            );
         }
         out.push_str("# TYPE coffer_latency_ms_sum counter\n");
         for (op, ms) in &c.latency_ms_sum {
