@@ -8,6 +8,7 @@
 #
 # Environment:
 #   SKIP_INSTALL=1   do not install anything (use what is there)
+#   SKIP_LINT=1      skip cargo fmt and clippy (for quick local iterations; CI never sets it)
 #   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` (e.g. "-- --test-threads=1")
 set -euo pipefail
 
@@ -96,11 +97,15 @@ cargo --version
 rustc --version
 
 # ---------------------------------------------------------------------------------------------
-section "cargo fmt --all --check"
-cargo fmt --all --check || die "formatting differs: run cargo fmt --all"
+if [[ "${SKIP_LINT:-0}" == 1 ]]; then
+  echo "SKIP_LINT=1: not running cargo fmt and clippy"
+else
+  section "cargo fmt --all --check"
+  cargo fmt --all --check || die "formatting differs: run cargo fmt --all"
 
-section "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings || die "clippy found problems"
+  section "cargo clippy --workspace --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings || die "clippy found problems"
+fi
 
 section "dependency rule: coffer-core stays pure"
 # coffer-core may depend on no AWS SDK, Lambda runtime, HTTP framework or SQLite crate.
