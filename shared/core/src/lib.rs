@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod error;
 pub mod filters;
 pub mod ids;
+pub mod keycache;
 pub mod labels;
 pub mod model;
 pub mod paging;

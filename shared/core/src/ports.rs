@@ -52,6 +52,24 @@ pub trait SecretRepository: Send + Sync {
 
     async fn get_by_arn(&self, arn: &str) -> Result<Option<SecretRecord>, RepositoryError>;
 
+    /// The record named `name` and the value of its AWSCURRENT version (if it has one with a
+    /// value): the hot path of GetSecretValue. Adapters that keep the current value beside the
+    /// record (DynamoDB) answer with one read; the default makes two.
+    async fn get_by_name_with_current(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<(SecretRecord, Option<EncryptedValue>)>, RepositoryError> {
+        let Some(record) = self.get_by_name(scope, name).await? else {
+            return Ok(None);
+        };
+        let current = match record.current_version().filter(|v| v.has_value) {
+            Some(v) => self.get_value(&record.arn, &v.id).await?,
+            None => None,
+        };
+        Ok(Some((record, current)))
+    }
+
     async fn get_value(
         &self,
         arn: &SecretArn,

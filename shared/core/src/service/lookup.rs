@@ -5,7 +5,7 @@ use super::{RequestContext, SecretsService};
 use crate::clock::RandomSource;
 use crate::error::{Error, Result};
 use crate::ids::SecretId;
-use crate::model::SecretRecord;
+use crate::model::{EncryptedValue, SecretRecord};
 use crate::ports::RepositoryError;
 
 pub const SECRET_NOT_FOUND: &str = "Secrets Manager can't find the specified secret.";
@@ -92,6 +92,27 @@ impl SecretsService {
         found
             .map_err(storage_error)?
             .ok_or_else(|| Error::not_found(SECRET_NOT_FOUND))
+    }
+
+    /// As `find_secret`, also returning the AWSCURRENT value when the repository can fetch it
+    /// with the record (one read for GetSecretValue by name).
+    pub(super) async fn find_secret_with_current(
+        &self,
+        ctx: &RequestContext,
+        secret_id: Option<&str>,
+    ) -> Result<(SecretRecord, Option<EncryptedValue>)> {
+        let raw =
+            secret_id.ok_or_else(|| Error::invalid_parameter("You must specify SecretId."))?;
+        match SecretId::parse(raw)? {
+            SecretId::Name(name) => self
+                .ports
+                .repository
+                .get_by_name_with_current(&ctx.scope, &name)
+                .await
+                .map_err(storage_error)?
+                .ok_or_else(|| Error::not_found(SECRET_NOT_FOUND)),
+            SecretId::Arn { .. } => Ok((self.find_secret(ctx, secret_id).await?, None)),
+        }
     }
 
     /// As `find_secret`, refusing a secret that is scheduled for deletion.

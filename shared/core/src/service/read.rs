@@ -6,7 +6,7 @@ use super::{RequestContext, SecretsService};
 use crate::api::{GetSecretValueRequest, SecretValueEntry};
 use crate::error::{Error, Result};
 use crate::ids::{StageLabel, VersionId, AWSCURRENT};
-use crate::model::{SecretRecord, VersionMeta};
+use crate::model::{EncryptedValue, SecretRecord, VersionMeta};
 
 /// Which version a read asks for.
 pub(super) struct VersionSelector {
@@ -22,6 +22,11 @@ impl VersionSelector {
                 .transpose()?,
             stage: version_stage.map(StageLabel::parse).transpose()?,
         })
+    }
+
+    /// True when the selector asks for AWSCURRENT (explicitly or by default) and no version id.
+    pub fn is_current(&self) -> bool {
+        self.id.is_none() && self.stage.as_ref().is_none_or(|s| s.as_str() == AWSCURRENT)
     }
 
     pub fn current() -> Self {
@@ -70,8 +75,14 @@ impl SecretsService {
     ) -> Result<SecretValueEntry> {
         let selector =
             VersionSelector::parse(req.version_id.as_deref(), req.version_stage.as_deref())?;
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
-        self.read_version(ctx, &record, &selector).await
+        let (record, prefetched) = if selector.is_current() {
+            self.find_secret_with_current(ctx, req.secret_id.as_deref())
+                .await?
+        } else {
+            (self.find_secret(ctx, req.secret_id.as_deref()).await?, None)
+        };
+        self.read_version_using(ctx, &record, &selector, prefetched)
+            .await
     }
 
     /// Reads and decrypts the selected version of a live secret.
@@ -81,20 +92,35 @@ impl SecretsService {
         record: &SecretRecord,
         selector: &VersionSelector,
     ) -> Result<SecretValueEntry> {
+        self.read_version_using(ctx, record, selector, None).await
+    }
+
+    /// As `read_version`, using `prefetched` when it is the selected version's value (the
+    /// one-read GetSecretValue path).
+    async fn read_version_using(
+        &self,
+        ctx: &RequestContext,
+        record: &SecretRecord,
+        selector: &VersionSelector,
+        prefetched: Option<EncryptedValue>,
+    ) -> Result<SecretValueEntry> {
         ensure_live(record)?;
         let version = selector.select(record)?;
-        let stored = self
-            .ports
-            .repository
-            .get_value(&record.arn, &version.id)
-            .await
-            .map_err(super::lookup::storage_error)?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "Secrets Manager can't find the specified secret value for {}",
-                    selector.describe()
-                ))
-            })?;
+        let stored = match prefetched.filter(|v| v.version_id == version.id) {
+            Some(value) => Some(value),
+            None => self
+                .ports
+                .repository
+                .get_value(&record.arn, &version.id)
+                .await
+                .map_err(super::lookup::storage_error)?,
+        };
+        let stored = stored.ok_or_else(|| {
+            Error::not_found(format!(
+                "Secrets Manager can't find the specified secret value for {}",
+                selector.describe()
+            ))
+        })?;
         let value = self.open_value(&ctx.scope, &record.arn, &stored).await?;
         self.note_access(record, version).await;
         Ok(SecretValueEntry {
