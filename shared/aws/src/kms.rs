@@ -1,0 +1,1 @@
+//! The KMS key provider (work in progress).

@@ -1,0 +1,15 @@
+//! `coffer-aws`: the adapters of Coffer's core ports on the AWS SDK for Rust (`aws-sdk-*`).
+//!
+//! Place in the data path: in AWS mode (the Lambda functions, and `coffer serve --backend aws`)
+//! these adapters stand where `coffer-embedded`'s stand on one machine. The core service calls
+//! the ports; the adapters turn each call into AWS requests and the SDK's errors into the port's
+//! error enums at the call site:
+//!
+//! `wire -> core service -> [SecretRepository = DynamoDB] -> [KeyProvider = KMS] -> envelope crypto`
+//!
+//! - [`kms`]: `KmsKeyProvider`, the `KeyProvider` on AWS KMS (data keys, key resolution).
+//!
+//! This crate depends on `coffer-core` only (never on `coffer-wire` or `coffer-embedded`), and is
+//! not a default member of the workspace: the default local build does not compile AWS SDK crates.
+
+pub mod kms;
