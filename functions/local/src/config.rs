@@ -21,8 +21,26 @@ pub struct Cli {
 pub enum Command {
     /// Serve the Secrets Manager API (the default command).
     Serve(ServeArgs),
-    /// Manage the master keys of the local keyring (stop the server first).
+    /// Manage the master keys of the local keyring.
     Keys(KeysArgs),
+    /// Create the DynamoDB table and its indexes (AWS backend; needs the `aws` feature).
+    InitTable(InitTableArgs),
+}
+
+/// Where secrets and keys live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// SQLite and a keyring file in the data directory.
+    Embedded,
+    /// A DynamoDB table and KMS (stateless: replicas may share the table).
+    Aws,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitTableArgs {
+    /// Name of the table to create.
+    #[arg(long, env = "COFFER_TABLE")]
+    pub table: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +69,21 @@ pub struct ServeArgs {
     /// Seconds between sweeps that purge secrets whose recovery window has ended.
     #[arg(long, env = "COFFER_PURGE_INTERVAL_SECS", default_value_t = 60)]
     pub purge_interval_secs: u64,
+    /// Storage and key backend.
+    #[arg(long, env = "COFFER_BACKEND", value_enum, default_value = "embedded")]
+    pub backend: Backend,
+    /// DynamoDB table (AWS backend).
+    #[arg(long, env = "COFFER_TABLE", required_if_eq("backend", "aws"))]
+    pub table: Option<String>,
+    /// Default KMS key: id, key ARN, alias name or alias ARN (AWS backend).
+    #[arg(long, env = "COFFER_KMS_KEY", required_if_eq("backend", "aws"))]
+    pub kms_key: Option<String>,
+    /// Seconds a plaintext data key stays cached in memory (AWS backend; 0 disables).
+    #[arg(long, env = "COFFER_DATA_KEY_CACHE_SECS", default_value_t = 300)]
+    pub data_key_cache_secs: u64,
+    /// Most plaintext data keys cached at once (AWS backend; 0 disables).
+    #[arg(long, env = "COFFER_DATA_KEY_CACHE_ENTRIES", default_value_t = 1000)]
+    pub data_key_cache_entries: usize,
 }
 
 /// `coffer` with no subcommand serves with the defaults (and the `COFFER_*` environment).

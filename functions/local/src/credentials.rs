@@ -42,6 +42,17 @@ fn parse_credentials_file(text: &str) -> Option<(String, Zeroizing<String>)> {
     Some((id?, secret?))
 }
 
+/// Root credentials from `COFFER_ROOT_ACCESS_KEY_ID` / `COFFER_ROOT_SECRET_ACCESS_KEY`, if set.
+pub fn from_environment(account_id: &str) -> Option<RootCredentials> {
+    let id = std::env::var(ACCESS_KEY_ENV).ok()?;
+    let secret = Zeroizing::new(std::env::var(SECRET_KEY_ENV).ok()?);
+    Some(RootCredentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        account_id: account_id.to_string(),
+    })
+}
+
 /// Loads or creates the root credentials.
 pub fn load_or_create(
     data_dir: &Path,
@@ -52,11 +63,8 @@ pub fn load_or_create(
         secret_access_key: secret,
         account_id: account_id.to_string(),
     };
-    if let (Ok(id), Ok(secret)) = (std::env::var(ACCESS_KEY_ENV), std::env::var(SECRET_KEY_ENV)) {
-        return Ok((
-            make(id, Zeroizing::new(secret)),
-            CredentialSource::Environment,
-        ));
+    if let Some(root) = from_environment(account_id) {
+        return Ok((root, CredentialSource::Environment));
     }
     let path = data_dir.join("credentials");
     if let Ok(text) = std::fs::read_to_string(&path) {

@@ -1,6 +1,9 @@
 //! `coffer`: the local server. Wiring only: parse the command line, start logging, and run the
 //! chosen command (`serve` by default, so `cargo run --release` serves).
 
+#[cfg(feature = "aws")]
+mod backend_aws;
+mod backend_embedded;
 mod config;
 mod credentials;
 mod keys;
@@ -22,6 +25,16 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+#[cfg(feature = "aws")]
+async fn init_table(args: config::InitTableArgs) -> Result<(), server::BoxError> {
+    backend_aws::init_table(&args.table).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn init_table(_: config::InitTableArgs) -> Result<(), server::BoxError> {
+    Err("init-table needs the `aws` feature: cargo build --release --features aws".into())
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -36,6 +49,10 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(args) => {
             init_tracing(LogFormat::Text);
             keys::run(args).await
+        }
+        Command::InitTable(args) => {
+            init_tracing(LogFormat::Text);
+            init_table(args).await
         }
     };
     match outcome {

@@ -1,12 +1,12 @@
-//! The local audit sink: CloudTrail-shaped records appended as JSON lines to
-//! `<data-dir>/audit/events.jsonl` (mode 0600). The core hands every call's event here; a line
-//! is written and flushed before the call returns, so a crash loses no acknowledged event that
-//! the OS accepted.
+//! The JSON-lines audit sink: CloudTrail-shaped records, one per line, appended to
+//! `<data-dir>/audit/events.jsonl` (mode 0600) in local mode, or written to standard output
+//! (where a container or Lambda log collector picks them up) in the stateless AWS mode. The core
+//! hands every call's event here; a line is written and flushed before the call returns.
 
 use async_trait::async_trait;
 use coffer_core::audit::AuditEvent;
 use coffer_core::ports::{AuditError, AuditSink};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 pub struct JsonLinesAuditSink {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Box<dyn Write + Send>>,
 }
 
 impl JsonLinesAuditSink {
@@ -29,8 +29,16 @@ impl JsonLinesAuditSink {
             .open(&path)?;
         Ok(JsonLinesAuditSink {
             path,
-            file: Mutex::new(file),
+            file: Mutex::new(Box::new(file)),
         })
+    }
+
+    /// A sink that writes to standard output.
+    pub fn stdout() -> Self {
+        JsonLinesAuditSink {
+            path: PathBuf::from("<stdout>"),
+            file: Mutex::new(Box::new(std::io::stdout())),
+        }
     }
 
     pub fn path(&self) -> &Path {

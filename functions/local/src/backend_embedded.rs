@@ -1,0 +1,68 @@
+//! The embedded backend: SQLite, the keyring file, and the JSON-lines audit log, all in the
+//! data directory (created 0700). Root credentials and the NextToken key live there too.
+
+use crate::config::ServeArgs;
+use crate::credentials;
+use crate::rotation::NoRotationRunner;
+use crate::server::{BoxError, Wiring};
+use coffer_core::clock::RandomSource;
+use coffer_core::ports::MetricsSink;
+use coffer_core::service::Ports;
+use coffer_embedded::audit_log::JsonLinesAuditSink;
+use coffer_embedded::{FileKeyring, OsRandom, SqliteSecretRepository, SystemClock};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The HMAC key of `NextToken`s, kept in the data directory so tokens survive a restart.
+fn load_or_create_paging_key(
+    data_dir: &Path,
+    random: &dyn RandomSource,
+) -> std::io::Result<[u8; 32]> {
+    let path = data_dir.join("paging.key");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(key);
+        }
+    }
+    let mut key = [0u8; 32];
+    random.fill(&mut key);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    Ok(key)
+}
+
+pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, BoxError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&args.data_dir)?;
+    let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
+    let repository = SqliteSecretRepository::open(&args.data_dir.join("coffer.db"))?;
+    let keys = FileKeyring::open(&args.data_dir, random.clone(), Arc::new(SystemClock))?;
+    let audit = JsonLinesAuditSink::open(&args.data_dir.join("audit"))?;
+    let (root, credential_source) = credentials::load_or_create(&args.data_dir, &args.account_id)?;
+    let paging_key = load_or_create_paging_key(&args.data_dir, random.as_ref())?;
+    Ok(Wiring {
+        ports: Ports {
+            repository: Arc::new(repository),
+            keys: Arc::new(keys),
+            audit: Arc::new(audit),
+            metrics,
+            rotation: Arc::new(NoRotationRunner),
+            clock: Arc::new(SystemClock),
+            random,
+        },
+        root,
+        credential_source,
+        paging_key,
+        storage: format!("embedded (data directory {})", args.data_dir.display()),
+    })
+}
