@@ -1,7 +1,7 @@
 //! CreateSecret: validate, pick the ARN, seal the first version (if a value is given) and insert
 //! the secret. A retry with the same `ClientRequestToken` and value succeeds without a change.
 
-use super::lookup::{arn_suffix, new_uuid};
+use super::lookup::arn_suffix;
 use super::tags::validate_tags;
 use super::write::{check_description, check_secret_type, same_value_or_conflict, value_from};
 use super::{RequestContext, SecretsService};
@@ -45,10 +45,7 @@ impl SecretsService {
             req.secret_binary.as_ref(),
             false,
         )?;
-        let version_id = match req.client_request_token.as_deref() {
-            Some(t) => VersionId::parse(t, "ClientRequestToken")?,
-            None => VersionId::from_stored(new_uuid(self.ports.random.as_ref())),
-        };
+        let version_id = self.version_id_from_token(req.client_request_token.as_deref())?;
 
         if let Some(existing) = self
             .ports

@@ -4,7 +4,7 @@
 use super::{RequestContext, SecretsService};
 use crate::clock::RandomSource;
 use crate::error::{Error, Result};
-use crate::ids::SecretId;
+use crate::ids::{SecretId, VersionId};
 use crate::model::{EncryptedValue, SecretRecord};
 use crate::ports::RepositoryError;
 
@@ -112,6 +112,14 @@ impl SecretsService {
                 .map_err(storage_error)?
                 .ok_or_else(|| Error::not_found(SECRET_NOT_FOUND)),
             SecretId::Arn { .. } => Ok((self.find_secret(ctx, secret_id).await?, None)),
+        }
+    }
+
+    /// The id of the version a request creates: its `ClientRequestToken`, or a fresh UUID.
+    pub(super) fn version_id_from_token(&self, token: Option<&str>) -> Result<VersionId> {
+        match token {
+            Some(t) => VersionId::parse(t, "ClientRequestToken"),
+            None => Ok(VersionId::from_stored(new_uuid(self.ports.random.as_ref()))),
         }
     }
 

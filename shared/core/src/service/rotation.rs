@@ -7,7 +7,7 @@ use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{ArnNameVersion, RotateSecretRequest, SecretIdRequest};
 use crate::error::{Error, Result};
-use crate::ids::{StageLabel, VersionId};
+use crate::ids::StageLabel;
 use crate::labels::move_label;
 use crate::model::VersionMeta;
 use crate::ports::{RotationJob, VersionWrites};
@@ -35,10 +35,7 @@ impl SecretsService {
         if let Some(rules) = &rules {
             validate_rotation_rules(rules)?;
         }
-        let version_id = match req.client_request_token.as_deref() {
-            Some(t) => VersionId::parse(t, "ClientRequestToken")?,
-            None => VersionId::from_stored(new_uuid(self.ports.random.as_ref())),
-        };
+        let version_id = self.version_id_from_token(req.client_request_token.as_deref())?;
         let rotate_now = req.rotate_immediately.unwrap_or(true);
         let rotation_token = new_uuid(self.ports.random.as_ref());
         let now = self.ports.clock.now();

@@ -1,7 +1,7 @@
 //! The writes of values and labels: PutSecretValue, UpdateSecret and UpdateSecretVersionStage,
 //! plus the input checks they share with CreateSecret.
 
-use super::lookup::{new_uuid, storage_error};
+use super::lookup::storage_error;
 use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{
@@ -177,10 +177,7 @@ impl SecretsService {
         let value = value_from(req.secret_string.as_ref(), req.secret_binary.as_ref(), true)?
             .ok_or_else(|| Error::internal("missing value"))?;
         let stages = stages_from(req.version_stages.as_deref())?;
-        let version_id = match req.client_request_token.as_deref() {
-            Some(t) => VersionId::parse(t, "ClientRequestToken")?,
-            None => VersionId::from_stored(new_uuid(self.ports.random.as_ref())),
-        };
+        let version_id = self.version_id_from_token(req.client_request_token.as_deref())?;
         let respond = |r: &SecretRecord, stages: Vec<String>| PutSecretValueResponse {
             arn: r.arn.to_string(),
             name: r.name.to_string(),
@@ -244,10 +241,7 @@ impl SecretsService {
             req.secret_binary.as_ref(),
             false,
         )?;
-        let version_id = match req.client_request_token.as_deref() {
-            Some(t) => VersionId::parse(t, "ClientRequestToken")?,
-            None => VersionId::from_stored(new_uuid(self.ports.random.as_ref())),
-        };
+        let version_id = self.version_id_from_token(req.client_request_token.as_deref())?;
         if value.is_some() && record.version(&version_id).is_some() {
             return Err(Error::ResourceExists(
                 "A version with this ClientRequestToken already exists; you can't modify an existing version.".into(),
