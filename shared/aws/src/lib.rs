@@ -7,9 +7,12 @@
 //!
 //! `wire -> core service -> [SecretRepository = DynamoDB] -> [KeyProvider = KMS] -> envelope crypto`
 //!
+//! - [`dynamodb`]: `DynamoDbSecretRepository`, the `SecretRepository` on one DynamoDB table
+//!   (single-table design; see `docs/dynamodb-design.md`), and `create_table` for `coffer init-table`.
 //! - [`kms`]: `KmsKeyProvider`, the `KeyProvider` on AWS KMS (data keys, key resolution).
 //!
 //! This crate depends on `coffer-core` only (never on `coffer-wire` or `coffer-embedded`), and is
 //! not a default member of the workspace: the default local build does not compile AWS SDK crates.
 
+pub mod dynamodb;
 pub mod kms;
