@@ -53,7 +53,11 @@ pub async fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wir
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let repository = DynamoDbSecretRepository::new(aws_sdk_dynamodb_client(&sdk), table.clone());
-    let kms = KmsKeyProvider::new(&sdk, kms_key.clone(), metrics.clone());
+    let kms = KmsKeyProvider::new(
+        coffer_aws::kms::Client::new(&sdk),
+        kms_key.clone(),
+        metrics.clone(),
+    );
     let keys = CachingKeyProvider::new(
         Arc::new(kms),
         clock.clone(),
