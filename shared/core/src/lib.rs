@@ -3,7 +3,8 @@
 //! Data path: `coffer-wire` authenticates a request and hands the operation name and body to
 //! [`service::SecretsService::handle`], which decodes the typed request of [`api`], runs the
 //! operation (validate -> repository -> key provider -> envelope [`crypto`]) and emits exactly
-//! one audit event and its metrics through the [`ports`]. Nothing here touches the network, the
+//! one audit event and its metrics through the [`ports`]. The [`audit`] module also holds the
+//! hash chain and signed digests that make an audit stream tamper-evident. Nothing here touches the network, the
 //! filesystem, the environment or the clock directly.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod filters;
 pub mod ids;
 pub mod keycache;
 pub mod labels;
+pub mod metrics;
 pub mod model;
 pub mod paging;
 pub mod password;

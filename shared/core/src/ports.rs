@@ -109,6 +109,15 @@ pub trait SecretRepository: Send + Sync {
 
     /// Removes a secret and all its versions for good.
     async fn purge(&self, arn: &SecretArn) -> Result<(), RepositoryError>;
+
+    /// Every scope that holds at least one secret (scheduled-for-deletion ones included), each
+    /// once, for the `ResourceCount` and overdue-rotation gauges. Optional: the default answers
+    /// `Unavailable`, and the gauges are then not reported.
+    async fn list_scopes(&self) -> Result<Vec<Scope>, RepositoryError> {
+        Err(RepositoryError::Unavailable(
+            "this repository does not list scopes".to_string(),
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +188,13 @@ pub struct AuditError(pub String);
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError>;
+
+    /// Makes what was recorded so far durable and, for sinks that sign their stream, appends a
+    /// signed digest of the stream's head (see `audit::digest`). Called at intervals and on
+    /// clean shutdown, off the request path. The default does nothing.
+    async fn checkpoint(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }
 
 /// Counters and timings. Implementations must be cheap and non-blocking: they run on the

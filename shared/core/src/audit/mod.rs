@@ -1,10 +1,23 @@
-//! Audit events, shaped like CloudTrail records. The service builds exactly one `AuditEvent` per
-//! API call (allowed or denied, successful or failed) and hands it to the `AuditSink` port.
-//! Request parameters and response elements are recorded with secret material removed: the
-//! request types decide what is safe through [`crate::api::Request::audit_parameters`].
+//! Audit events, shaped like CloudTrail records. The service builds exactly one `AwsApiCall`
+//! event per API call (allowed or denied, successful or failed) and hands it to the `AuditSink`
+//! port; BatchGetSecretValue also yields one `GetSecretValue` event per secret, as AWS does, and
+//! the parts that rotate and delete secrets emit `AwsServiceEvent`s ([`ServiceEventName`]).
+//! Request parameters and response elements are recorded with secret material removed
+//! ([`crate::redact`]).
+//!
+//! [`chain`] makes a stream of records tamper-evident (each record carries the hash of the
+//! previous one and its own); [`digest`] signs a stream's head at intervals.
+
+pub mod chain;
+pub mod digest;
 
 use crate::clock::Timestamp;
+use crate::ids::Scope;
 use serde::{Deserialize, Serialize};
+
+/// Who performs service events, as CloudTrail names it in `userIdentity.invokedBy`,
+/// `sourceIPAddress` and `userAgent`.
+pub const SERVICE_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuditEventType {
@@ -40,6 +53,65 @@ pub struct AuditEvent {
     pub resources: Vec<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// CloudTrail's `additionalEventData` (service events name their secret here).
+    #[serde(default)]
+    pub additional_event_data: Option<serde_json::Value>,
+}
+
+/// The service events of Secrets Manager (`eventType` `AwsServiceEvent`), emitted by the parts
+/// that do those things: deletion and restore (`service::delete`), the purge, RotateSecret
+/// handing a job to the `RotationInvoker`, and the rotation runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServiceEventName {
+    RotationStarted,
+    RotationSucceeded,
+    RotationFailed,
+    RotationAbandoned,
+    TestRotationStarted,
+    TestRotationSucceeded,
+    TestRotationFailed,
+    StartSecretVersionDelete,
+    EndSecretVersionDelete,
+    CancelSecretVersionDelete,
+}
+
+impl ServiceEventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceEventName::RotationStarted => "RotationStarted",
+            ServiceEventName::RotationSucceeded => "RotationSucceeded",
+            ServiceEventName::RotationFailed => "RotationFailed",
+            ServiceEventName::RotationAbandoned => "RotationAbandoned",
+            ServiceEventName::TestRotationStarted => "TestRotationStarted",
+            ServiceEventName::TestRotationSucceeded => "TestRotationSucceeded",
+            ServiceEventName::TestRotationFailed => "TestRotationFailed",
+            ServiceEventName::StartSecretVersionDelete => "StartSecretVersionDelete",
+            ServiceEventName::EndSecretVersionDelete => "EndSecretVersionDelete",
+            ServiceEventName::CancelSecretVersionDelete => "CancelSecretVersionDelete",
+        }
+    }
+
+    /// The counter this event increments, if any (`crate::metrics` names).
+    pub fn metric(self) -> Option<&'static str> {
+        match self {
+            ServiceEventName::RotationStarted => Some(crate::metrics::ROTATIONS_STARTED),
+            ServiceEventName::RotationSucceeded => Some(crate::metrics::ROTATIONS_SUCCEEDED),
+            ServiceEventName::RotationFailed => Some(crate::metrics::ROTATIONS_FAILED),
+            ServiceEventName::RotationAbandoned
+            | ServiceEventName::TestRotationStarted
+            | ServiceEventName::TestRotationSucceeded
+            | ServiceEventName::TestRotationFailed
+            | ServiceEventName::StartSecretVersionDelete
+            | ServiceEventName::EndSecretVersionDelete
+            | ServiceEventName::CancelSecretVersionDelete => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceEventName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 fn iso8601(t: Timestamp) -> String {
@@ -56,16 +128,69 @@ fn iso8601(t: Timestamp) -> String {
 }
 
 impl AuditEvent {
+    /// A service event about one secret: performed by Secrets Manager itself
+    /// (`userIdentity.invokedBy`), with the secret's ARN in `resources` and in
+    /// `additionalEventData.SecretId` (plus the members of `additional`, if an object).
+    pub fn service_event(
+        name: ServiceEventName,
+        scope: &Scope,
+        secret_arn: &str,
+        request_id: String,
+        event_id: String,
+        time: Timestamp,
+        additional: serde_json::Value,
+    ) -> AuditEvent {
+        let mut data = serde_json::json!({ "SecretId": secret_arn });
+        if let serde_json::Value::Object(extra) = additional {
+            for (k, v) in extra {
+                data[k] = v;
+            }
+        }
+        AuditEvent {
+            event_type: AuditEventType::AwsServiceEvent,
+            event_time: time,
+            event_name: name.as_str().to_string(),
+            region: scope.region.clone(),
+            caller: Caller {
+                identity_type: "AWSService".to_string(),
+                principal_arn: String::new(),
+                account_id: scope.account.clone(),
+                access_key_id: None,
+                source_ip: Some(SERVICE_PRINCIPAL.to_string()),
+                user_agent: Some(SERVICE_PRINCIPAL.to_string()),
+            },
+            request_id,
+            event_id,
+            read_only: false,
+            request_parameters: serde_json::Value::Null,
+            response_elements: serde_json::Value::Null,
+            resources: vec![secret_arn.to_string()],
+            error_code: None,
+            error_message: None,
+            additional_event_data: Some(data),
+        }
+    }
+
     /// The event as a CloudTrail record (`eventVersion` 1.08), the form every sink writes.
     pub fn to_cloudtrail(&self) -> serde_json::Value {
-        let mut user_identity = serde_json::json!({
-            "type": self.caller.identity_type,
-            "arn": self.caller.principal_arn,
-            "accountId": self.caller.account_id,
-        });
-        if let Some(key) = &self.caller.access_key_id {
-            user_identity["accessKeyId"] = serde_json::Value::String(key.clone());
-        }
+        let user_identity = match self.event_type {
+            AuditEventType::AwsApiCall => {
+                let mut identity = serde_json::json!({
+                    "type": self.caller.identity_type,
+                    "arn": self.caller.principal_arn,
+                    "accountId": self.caller.account_id,
+                });
+                if let Some(key) = &self.caller.access_key_id {
+                    identity["accessKeyId"] = serde_json::Value::String(key.clone());
+                }
+                identity
+            }
+            // CloudTrail's form for what the service does on its own.
+            AuditEventType::AwsServiceEvent => serde_json::json!({
+                "accountId": self.caller.account_id,
+                "invokedBy": SERVICE_PRINCIPAL,
+            }),
+        };
         let mut record = serde_json::json!({
             "eventVersion": "1.08",
             "userIdentity": user_identity,
@@ -99,6 +224,43 @@ impl AuditEvent {
         if let Some(message) = &self.error_message {
             record["errorMessage"] = serde_json::Value::String(message.clone());
         }
+        if let Some(data) = &self.additional_event_data {
+            record["additionalEventData"] = data.clone();
+        }
         record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_event_to_cloudtrail_is_invoked_by_the_service() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf";
+        let event = AuditEvent::service_event(
+            ServiceEventName::StartSecretVersionDelete,
+            &Scope::new("eu-west-1", "111122223333"),
+            arn,
+            "req".into(),
+            "evt".into(),
+            Timestamp(0),
+            serde_json::json!({"DeletionDate": 7}),
+        );
+        let record = event.to_cloudtrail();
+        assert_eq!(
+            record["userIdentity"],
+            serde_json::json!({"accountId": "111122223333", "invokedBy": SERVICE_PRINCIPAL})
+        );
+        assert_eq!(record["eventType"], "AwsServiceEvent");
+        assert_eq!(record["eventName"], "StartSecretVersionDelete");
+        assert_eq!(record["awsRegion"], "eu-west-1");
+        assert_eq!(record["sourceIPAddress"], SERVICE_PRINCIPAL);
+        assert_eq!(record["resources"][0]["ARN"], arn);
+        assert_eq!(
+            record["additionalEventData"],
+            serde_json::json!({"SecretId": arn, "DeletionDate": 7})
+        );
+        assert_eq!(record["eventTime"], "1970-01-01T00:00:00Z");
     }
 }

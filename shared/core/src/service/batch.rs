@@ -1,12 +1,17 @@
 //! BatchGetSecretValue: up to 20 named secrets (per-secret errors reported in `Errors`), or a
-//! filtered, paged listing of secrets with their AWSCURRENT values.
+//! filtered, paged listing of secrets with their AWSCURRENT values. As in AWS, every secret the
+//! batch reads (or fails to read) also yields a `GetSecretValue` audit event of the caller,
+//! besides the one `BatchGetSecretValue` event of the call.
 
 use super::list::page_size;
 use super::read::VersionSelector;
 use super::{RequestContext, SecretsService};
-use crate::api::{ApiErrorEntry, BatchGetSecretValueRequest, BatchGetSecretValueResponse};
+use crate::api::{
+    ApiErrorEntry, BatchGetSecretValueRequest, BatchGetSecretValueResponse, SecretValueEntry,
+};
 use crate::error::{Error, Result};
 use crate::paging::Paginator;
+use serde_json::json;
 
 impl SecretsService {
     pub(super) async fn batch_get_secret_value(
@@ -35,6 +40,7 @@ impl SecretsService {
                         }
                         Err(e) => Err(e),
                     };
+                    self.audit_secret_read(ctx, id, &outcome).await?;
                     match outcome {
                         Ok(entry) => response.secret_values.push(entry),
                         Err(e) => response.errors.push(ApiErrorEntry {
@@ -60,10 +66,12 @@ impl SecretsService {
                     ..Default::default()
                 };
                 for record in &page {
-                    match self
+                    let outcome = self
                         .read_version(ctx, record, &VersionSelector::current())
-                        .await
-                    {
+                        .await;
+                    self.audit_secret_read(ctx, record.arn.as_str(), &outcome)
+                        .await?;
+                    match outcome {
                         Ok(entry) => response.secret_values.push(entry),
                         Err(e) => response.errors.push(ApiErrorEntry {
                             secret_id: record.arn.to_string(),
@@ -78,5 +86,43 @@ impl SecretsService {
                 "You must include Filters or SecretIdList, but not both.",
             )),
         }
+    }
+
+    /// The `GetSecretValue` event of one secret of a batch: the secret as the caller named it,
+    /// the version read (never its value), or the error.
+    async fn audit_secret_read(
+        &self,
+        ctx: &RequestContext,
+        secret_id: &str,
+        outcome: &Result<SecretValueEntry>,
+    ) -> Result<()> {
+        let (response, resources) = match outcome {
+            Ok(entry) => (
+                json!({
+                    "ARN": entry.arn,
+                    "Name": entry.name,
+                    "VersionId": entry.version_id,
+                    "VersionStages": entry.version_stages,
+                    "CreatedDate": entry.created_date.epoch_seconds(),
+                }),
+                vec![entry.arn.clone()],
+            ),
+            Err(_) => (
+                serde_json::Value::Null,
+                Some(secret_id)
+                    .filter(|id| id.starts_with("arn:"))
+                    .map(|arn| vec![arn.to_string()])
+                    .unwrap_or_default(),
+            ),
+        };
+        let event = self.api_event(
+            ctx,
+            "GetSecretValue",
+            json!({ "SecretId": secret_id }),
+            response,
+            resources,
+            outcome.as_ref().err(),
+        );
+        self.record_event(&ctx.request_id, &event).await
     }
 }

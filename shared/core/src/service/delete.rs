@@ -1,12 +1,17 @@
 //! DeleteSecret, RestoreSecret, and the purge of secrets whose recovery window has ended (run by
-//! a background task: the local server's purge loop, the scheduler function on AWS).
+//! a background task: the local server's purge loop, the scheduler function on AWS). Each emits
+//! its service event, as AWS does: `StartSecretVersionDelete` when a secret is scheduled for
+//! deletion, `CancelSecretVersionDelete` when it is restored, `EndSecretVersionDelete` when it
+//! is purged.
 
 use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{ArnName, DeleteSecretRequest, DeleteSecretResponse, SecretIdRequest};
+use crate::audit::ServiceEventName;
 use crate::error::{Error, Result};
-use crate::ids::SecretId;
+use crate::ids::{Scope, SecretId};
 use crate::ports::VersionWrites;
+use serde_json::json;
 
 pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
 
@@ -71,16 +76,16 @@ impl SecretsService {
                             return Err(Error::invalid_request(super::lookup::MARKED_FOR_DELETION));
                         }
                         if existing <= now {
-                            return Ok(Change::Unchanged(response(existing)));
+                            return Ok(Change::Unchanged((response(existing), false)));
                         }
                         r.purge_after = Some(now);
-                        Ok(Change::Write(response(now), VersionWrites::default()))
+                        Ok(Change::Write((response(now), false), VersionWrites::default()))
                     }
                     _ => {
                         r.deleted = Some(now);
                         r.purge_after = Some(purge_after);
                         Ok(Change::Write(
-                            response(purge_after),
+                            (response(purge_after), true),
                             VersionWrites::default(),
                         ))
                     }
@@ -93,7 +98,20 @@ impl SecretsService {
             Err(Error::ResourceNotFound(_)) if force => {
                 already_gone(ctx, req.secret_id.as_deref(), now)?
             }
-            other => other?,
+            Err(e) => return Err(e),
+            Ok((response, started)) => {
+                if started {
+                    self.record_service_event(
+                        ServiceEventName::StartSecretVersionDelete,
+                        &ctx.scope,
+                        &response.arn,
+                        Some(&ctx.request_id),
+                        json!({ "DeletionDate": response.deletion_date.epoch_seconds() }),
+                    )
+                    .await?;
+                }
+                response
+            }
         };
         if force {
             // Force delete is asynchronous in AWS; purging right away keeps the name reusable
@@ -110,19 +128,31 @@ impl SecretsService {
         ctx: &RequestContext,
         req: SecretIdRequest,
     ) -> Result<ArnName> {
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
-            let names = ArnName {
-                arn: r.arn.to_string(),
-                name: r.name.to_string(),
-            };
-            if r.deleted.is_none() {
-                return Ok(Change::Unchanged(names));
-            }
-            r.deleted = None;
-            r.purge_after = None;
-            Ok(Change::Write(names, VersionWrites::default()))
-        })
-        .await
+        let (names, cancelled) = self
+            .mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
+                let names = ArnName {
+                    arn: r.arn.to_string(),
+                    name: r.name.to_string(),
+                };
+                if r.deleted.is_none() {
+                    return Ok(Change::Unchanged((names, false)));
+                }
+                r.deleted = None;
+                r.purge_after = None;
+                Ok(Change::Write((names, true), VersionWrites::default()))
+            })
+            .await?;
+        if cancelled {
+            self.record_service_event(
+                ServiceEventName::CancelSecretVersionDelete,
+                &ctx.scope,
+                &names.arn,
+                Some(&ctx.request_id),
+                serde_json::Value::Null,
+            )
+            .await?;
+        }
+        Ok(names)
     }
 
     /// Removes every secret whose recovery window has ended; returns how many were purged.
@@ -143,7 +173,32 @@ impl SecretsService {
                 .map_err(super::lookup::storage_error)?;
             tracing::info!(secret = %arn, "purged secret after its recovery window");
             purged += 1;
+            // Background work: a failure to record is logged (by record_event) and the purge
+            // goes on; the secret is gone either way.
+            let _ = self
+                .record_service_event(
+                    ServiceEventName::EndSecretVersionDelete,
+                    &scope_of_arn(arn.as_str()),
+                    arn.as_str(),
+                    None,
+                    serde_json::Value::Null,
+                )
+                .await;
         }
         Ok(purged)
+    }
+}
+
+/// The scope an ARN names (`arn:<partition>:secretsmanager:<region>:<account>:secret:...`).
+fn scope_of_arn(arn: &str) -> Scope {
+    let mut parts = arn.splitn(6, ':').skip(1);
+    let partition = parts.next().unwrap_or("aws").to_string();
+    let _service = parts.next();
+    let region = parts.next().unwrap_or_default().to_string();
+    let account = parts.next().unwrap_or_default().to_string();
+    Scope {
+        partition,
+        region,
+        account,
     }
 }

@@ -1,7 +1,10 @@
 //! The operations of Secrets Manager. `SecretsService::handle` is the single entry point the
 //! wire layer calls with the operation name and the JSON body: it decodes the typed request,
-//! runs the operation against the ports, and emits exactly one audit event and the call's
-//! metrics, whatever the outcome. Each submodule holds one group of operations.
+//! runs the operation against the ports, and emits exactly one `AwsApiCall` audit event and the
+//! call's metrics, whatever the outcome. Some operations emit further events through the same
+//! port: BatchGetSecretValue one `GetSecretValue` event per secret (as AWS does), DeleteSecret,
+//! RestoreSecret, the purge and RotateSecret their service events ([`ServiceEventName`]). Each
+//! submodule holds one group of operations.
 
 mod batch;
 mod create;
@@ -19,10 +22,11 @@ mod rotation;
 mod tags;
 mod write;
 
-use crate::audit::{AuditEvent, AuditEventType, Caller};
+use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName};
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
 use crate::ids::Scope;
+use crate::metrics::ScopeGauges;
 use crate::ports::{AuditSink, KeyProvider, MetricsSink, RotationInvoker, SecretRepository};
 use crate::redact::redact_sensitive;
 use serde::de::DeserializeOwned;
@@ -202,44 +206,148 @@ impl SecretsService {
             Ok(v) => redact_sensitive(v),
             Err(_) => serde_json::Value::Null,
         };
-        let resources = ["ARN", "SecretId"]
-            .iter()
-            .filter_map(|k| {
-                outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|v| v.get(k))
-                    .or_else(|| request_parameters.get(k))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            })
-            .take(1)
-            .collect();
-        let event = AuditEvent {
+        let resources = resources_of(&request_parameters, outcome.as_ref().ok());
+        let event = self.api_event(
+            ctx,
+            operation,
+            request_parameters,
+            response_elements,
+            resources,
+            outcome.as_ref().err(),
+        );
+        match self.record_event(&ctx.request_id, &event).await {
+            Ok(()) => outcome,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An `AwsApiCall` event of `ctx`'s caller.
+    pub(super) fn api_event(
+        &self,
+        ctx: &RequestContext,
+        event_name: &str,
+        request_parameters: serde_json::Value,
+        response_elements: serde_json::Value,
+        resources: Vec<String>,
+        error: Option<&Error>,
+    ) -> AuditEvent {
+        AuditEvent {
             event_type: AuditEventType::AwsApiCall,
             event_time: self.ports.clock.now(),
-            event_name: operation.to_string(),
+            event_name: event_name.to_string(),
             region: ctx.scope.region.clone(),
             caller: ctx.caller.clone(),
             request_id: ctx.request_id.clone(),
             event_id: crate::service::lookup::new_uuid(self.ports.random.as_ref()),
-            read_only: READ_ONLY_OPERATIONS.contains(&operation),
+            read_only: READ_ONLY_OPERATIONS.contains(&event_name),
             request_parameters,
             response_elements,
             resources,
-            error_code: outcome.as_ref().err().map(|e| e.code().to_string()),
-            error_message: outcome.as_ref().err().map(|e| e.message().to_string()),
-        };
-        match self.ports.audit.record(&event).await {
-            Ok(()) => outcome,
+            error_code: error.map(|e| e.code().to_string()),
+            error_message: error.map(|e| e.message().to_string()),
+            additional_event_data: None,
+        }
+    }
+
+    /// Hands one event to the audit sink. A failure fails the call only when audit is required
+    /// (Vault's guarantee); otherwise it is logged and the call goes on.
+    pub(super) async fn record_event(&self, request_id: &str, event: &AuditEvent) -> Result<()> {
+        match self.ports.audit.record(event).await {
+            Ok(()) => Ok(()),
             Err(e) if self.config.audit_required => {
-                tracing::error!(request_id = %ctx.request_id, error = %e, "audit event not recorded; failing the call");
+                tracing::error!(%request_id, event = %event.event_name, error = %e, "audit event not recorded; failing the call");
                 Err(Error::internal("The request could not be audited."))
             }
             Err(e) => {
-                tracing::warn!(request_id = %ctx.request_id, error = %e, "audit event not recorded");
-                outcome
+                tracing::warn!(%request_id, event = %event.event_name, error = %e, "audit event not recorded");
+                Ok(())
             }
         }
     }
+
+    /// Emits a service event (`AwsServiceEvent`) about one secret and counts it (rotation
+    /// events feed the `Rotations*` counters). `request_id` links it to the call that caused
+    /// it; background work passes `None` and the event gets an id of its own. Public so that
+    /// the rotation runner reports `RotationSucceeded`, `RotationFailed`, ... through the same
+    /// port. Fails only when audit is required and the event could not be recorded.
+    pub async fn record_service_event(
+        &self,
+        name: ServiceEventName,
+        scope: &Scope,
+        secret_arn: &str,
+        request_id: Option<&str>,
+        additional: serde_json::Value,
+    ) -> Result<()> {
+        if let Some(metric) = name.metric() {
+            self.ports.metrics.increment(metric, 1);
+        }
+        let random = self.ports.random.as_ref();
+        let request_id = request_id.map_or_else(|| lookup::new_uuid(random), str::to_string);
+        let event = AuditEvent::service_event(
+            name,
+            scope,
+            secret_arn,
+            request_id.clone(),
+            lookup::new_uuid(random),
+            self.ports.clock.now(),
+            additional,
+        );
+        self.record_event(&request_id, &event).await
+    }
+
+    /// The `ResourceCount` and overdue-rotation gauges of every scope that holds secrets,
+    /// computed from the repository (off the request path: a metrics scrape, the scheduler).
+    pub async fn gauges(&self) -> Result<Vec<ScopeGauges>> {
+        let now = self.ports.clock.now();
+        let repository = &self.ports.repository;
+        let mut out = Vec::new();
+        for scope in repository
+            .list_scopes()
+            .await
+            .map_err(lookup::storage_error)?
+        {
+            let secrets = repository
+                .list(&scope)
+                .await
+                .map_err(lookup::storage_error)?;
+            let overdue = secrets
+                .iter()
+                .filter(|s| s.deleted.is_none() && s.rotation.enabled)
+                .filter(|s| s.rotation.next_rotation.is_some_and(|next| next < now))
+                .count();
+            out.push(ScopeGauges {
+                scope,
+                resource_count: secrets.len() as u64,
+                overdue_rotations: overdue as u64,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The secret ARNs a call touched, for the event's `resources`: the response's `ARN`, the ARNs
+/// of a batch's `SecretValues`, or a `SecretId` given as an ARN.
+fn resources_of(
+    request: &serde_json::Value,
+    response: Option<&serde_json::Value>,
+) -> Vec<String> {
+    if let Some(arn) = response.and_then(|r| r.get("ARN")).and_then(|v| v.as_str()) {
+        return vec![arn.to_string()];
+    }
+    if let Some(values) = response
+        .and_then(|r| r.get("SecretValues"))
+        .and_then(|v| v.as_array())
+    {
+        return values
+            .iter()
+            .filter_map(|v| v.get("ARN").and_then(|a| a.as_str()))
+            .map(str::to_string)
+            .collect();
+    }
+    request
+        .get("SecretId")
+        .and_then(|v| v.as_str())
+        .filter(|id| id.starts_with("arn:"))
+        .map(|arn| vec![arn.to_string()])
+        .unwrap_or_default()
 }

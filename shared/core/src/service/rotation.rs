@@ -1,11 +1,15 @@
 //! RotateSecret and CancelRotateSecret: validate and store the rotation configuration, create
 //! the value-less AWSPENDING version, and hand the job to the `RotationInvoker` port (which runs
-//! the rotation function's four steps outside the request).
+//! the rotation function's four steps outside the request). Handing the job over emits
+//! `RotationStarted` (`TestRotationStarted` when `RotateImmediately` is false and only
+//! `testSecret` runs); an invoker that refuses the job turns that into `RotationFailed`
+//! (`TestRotationFailed`). The runner reports the outcome of the jobs it runs.
 
 use super::lookup::new_uuid;
 use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{ArnNameVersion, RotateSecretRequest, SecretIdRequest};
+use crate::audit::ServiceEventName;
 use crate::error::{Error, Result};
 use crate::ids::StageLabel;
 use crate::labels::move_label;
@@ -115,11 +119,38 @@ impl SecretsService {
                 Ok(Change::Write((response, job), VersionWrites::default()))
             })
             .await?;
-        self.ports.metrics.increment("RotationsStarted", 1);
+        let (started, failed) = if job.pending_version.is_some() {
+            (
+                ServiceEventName::RotationStarted,
+                ServiceEventName::RotationFailed,
+            )
+        } else {
+            (
+                ServiceEventName::TestRotationStarted,
+                ServiceEventName::TestRotationFailed,
+            )
+        };
+        let details = serde_json::json!({ "VersionId": response.version_id });
+        self.record_service_event(
+            started,
+            &ctx.scope,
+            &response.arn,
+            Some(&ctx.request_id),
+            details.clone(),
+        )
+        .await?;
         if let Err(e) = self.ports.rotation.start(job).await {
             // The configuration and the AWSPENDING version stay: the next scheduled window (or
             // another RotateSecret) reattempts the rotation, as AWS does.
             tracing::warn!(request_id = %ctx.request_id, secret = %response.arn, error = %e, "rotation job not started");
+            self.record_service_event(
+                failed,
+                &ctx.scope,
+                &response.arn,
+                Some(&ctx.request_id),
+                details,
+            )
+            .await?;
         }
         Ok(response)
     }
