@@ -12,8 +12,16 @@
 //!   temporary directory, waits for `GET /health` and kills it on drop.
 //! - **Endpoint-agnostic**: when `COFFER_ENDPOINT` is set (with `COFFER_ACCESS_KEY_ID` and
 //!   `COFFER_SECRET_ACCESS_KEY`, optionally `COFFER_REGION`), every test talks to that server
-//!   instead, and [`CofferServer::start_local`] returns `None` so the tests that need process
-//!   control (crash, at-rest, logs, regions) skip themselves.
+//!   instead, and [`CofferServer::start_local`] / [`CofferServer::start_process`] return `None`
+//!   so the tests that need process control (crash, at-rest, logs, regions) skip themselves.
+//!
+//! Spawned servers run on one of two backends ([`aws::backend`]): the embedded one (SQLite and a
+//! keyring file; the default), or, with `COFFER_E2E_BACKEND=aws`, `coffer serve --backend aws` on
+//! moto's server (`COFFER_TEST_AWS_ENDPOINT`) with a fresh DynamoDB table and KMS key per server
+//! (see [`aws`]). The same tests run on both; those that inspect the embedded data directory, the
+//! keyring CLI or SQLite start with [`CofferServer::start_local`], which skips them (with a note)
+//! on the AWS backend, and those that only need the process (kill, restart, logs) start with
+//! [`CofferServer::start_process`], which works on both.
 //!
 //! Secret names are unique per test ([`unique_name`]) so tests can share one server.
 
@@ -37,6 +45,13 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+pub mod aws;
+pub mod concurrency;
+pub mod fault_proxy;
+
+pub use aws::{aws_mode, backend, AwsResources, Backend};
+use std::sync::Arc;
+
 /// Access key id of the root principal in spawned mode.
 pub const TEST_ACCESS_KEY_ID: &str = "AKIACOFFERE2ETEST0001";
 /// Secret access key of the root principal in spawned mode. It must never appear in a log.
@@ -55,6 +70,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Extra command-line arguments appended after the standard ones.
     pub args: Vec<String>,
+    /// AWS backend only: the endpoint the server sends its DynamoDB and KMS requests to, when
+    /// not moto itself (a fault-injecting proxy in front of moto, say).
+    pub aws_endpoint: Option<String>,
 }
 
 impl ServerOptions {
@@ -69,6 +87,12 @@ impl ServerOptions {
         self.args.extend(args.iter().map(|a| a.to_string()));
         self
     }
+
+    /// AWS backend: send the server's AWS requests to `endpoint` instead of moto.
+    pub fn aws_endpoint(mut self, endpoint: &str) -> Self {
+        self.aws_endpoint = Some(endpoint.to_string());
+        self
+    }
 }
 
 struct Spawned {
@@ -78,6 +102,8 @@ struct Spawned {
     port: u16,
     child: Option<Child>,
     options: ServerOptions,
+    /// The table and key of an AWS-backend server (`None`: embedded backend).
+    aws: Option<Arc<AwsResources>>,
 }
 
 enum Mode {
@@ -102,7 +128,7 @@ pub fn external_mode() -> bool {
 
 impl CofferServer {
     /// A server for tests that only need the API: the external endpoint when configured,
-    /// else a freshly spawned local server.
+    /// else a freshly spawned server on the selected backend.
     pub fn start() -> CofferServer {
         if external_mode() {
             return CofferServer::external();
@@ -110,14 +136,92 @@ impl CofferServer {
         CofferServer::spawn(ServerOptions::default())
     }
 
-    /// A spawned local server, or `None` (with a note on stderr) in endpoint-agnostic mode,
-    /// for tests that need process control, the data directory or the logs.
+    /// A spawned server on the embedded backend, for tests that inspect its data directory,
+    /// SQLite database or keyring (or drive the `coffer keys` CLI); `None`, with a note on
+    /// stderr, in endpoint-agnostic mode and on the AWS backend, where none of that exists.
     pub fn start_local(options: ServerOptions) -> Option<CofferServer> {
         if external_mode() {
             eprintln!("skipped: this test needs a locally spawned coffer (COFFER_ENDPOINT is set)");
             return None;
         }
+        if aws_mode() {
+            eprintln!(
+                "skipped: this test inspects the embedded backend (data directory, keyring or \
+                 SQLite), which a COFFER_E2E_BACKEND=aws server does not have"
+            );
+            return None;
+        }
         Some(CofferServer::spawn(options))
+    }
+
+    /// A spawned server on the selected backend, for tests that need process control (kill,
+    /// restart, SIGTERM) or its logs but nothing backend-specific; `None`, with a note on
+    /// stderr, in endpoint-agnostic mode.
+    pub fn start_process(options: ServerOptions) -> Option<CofferServer> {
+        if external_mode() {
+            eprintln!("skipped: this test needs a locally spawned coffer (COFFER_ENDPOINT is set)");
+            return None;
+        }
+        Some(CofferServer::spawn(options))
+    }
+
+    /// Another spawned server sharing this one's storage: on the AWS backend, a replica on the
+    /// same DynamoDB table and KMS key (with the same root credentials), as a stateless
+    /// deployment scales out. Panics on the embedded backend, whose storage is one process's.
+    pub fn start_replica(&self, options: ServerOptions) -> CofferServer {
+        let aws = self
+            .aws_resources()
+            .expect("replicas share a DynamoDB table: needs the AWS backend")
+            .clone();
+        CofferServer::spawn_on(options, Some(aws))
+    }
+
+    /// The backend this server runs on (`None` for an external endpoint).
+    pub fn backend(&self) -> Option<Backend> {
+        match &self.mode {
+            Mode::Spawned(s) if s.aws.is_some() => Some(Backend::Aws),
+            Mode::Spawned(_) => Some(Backend::Embedded),
+            Mode::External { .. } => None,
+        }
+    }
+
+    /// The DynamoDB table and default KMS key of an AWS-backend server.
+    pub fn aws_resources(&self) -> Option<&Arc<AwsResources>> {
+        match &self.mode {
+            Mode::Spawned(s) => s.aws.as_ref(),
+            Mode::External { .. } => None,
+        }
+    }
+
+    /// Makes `region` servable: on the AWS backend this gives the server's default key alias a
+    /// KMS key in that region of moto (keys are regional); a no-op otherwise.
+    pub fn prepare_region(&self, region: &str) {
+        if let Some(aws) = self.aws_resources() {
+            aws.add_region(region);
+        }
+    }
+
+    /// `GET /metrics` of a spawned server (Prometheus text).
+    pub fn metrics_text(&self) -> String {
+        let port = self.spawned().port;
+        http_get(port, "/metrics").unwrap_or_else(|| panic!("GET /metrics on port {port} failed"))
+    }
+
+    /// The value of counter `coffer_<name>` in `GET /metrics` (0 while it was never incremented).
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics_text();
+        let wanted = format!("coffer_{name}");
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' '))
+            .find(|(k, _)| *k == wanted)
+            .map(|(_, v)| {
+                v.trim()
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("metric {wanted} is not a number: {v}"))
+                    as u64
+            })
+            .unwrap_or(0)
     }
 
     fn external() -> CofferServer {
@@ -138,6 +242,14 @@ impl CofferServer {
     }
 
     fn spawn(options: ServerOptions) -> CofferServer {
+        let aws = match backend() {
+            Backend::Embedded => None,
+            Backend::Aws => Some(Arc::new(AwsResources::create(DEFAULT_REGION))),
+        };
+        CofferServer::spawn_on(options, aws)
+    }
+
+    fn spawn_on(options: ServerOptions, aws: Option<Arc<AwsResources>>) -> CofferServer {
         let bin = coffer_bin();
         assert!(
             bin.exists(),
@@ -155,6 +267,7 @@ impl CofferServer {
             port: 0,
             child: None,
             options,
+            aws,
         };
         // A port picked from the OS can be taken by a parallel test before the server binds
         // it; retry with a new one when that is what happened.
@@ -252,6 +365,23 @@ impl CofferServer {
         access_key_id: &str,
         secret: &str,
     ) -> Client {
+        self.build_client(region, access_key_id, secret, 3)
+    }
+
+    /// An SDK client for the default region that makes at most `attempts` attempts per call
+    /// (1: no retry), for tests that count what one failing call does.
+    pub fn client_with_max_attempts(&self, attempts: u32) -> Client {
+        let (ak, sk) = self.credentials();
+        self.build_client(&self.region(), &ak, &sk, attempts)
+    }
+
+    fn build_client(
+        &self,
+        region: &str,
+        access_key_id: &str,
+        secret: &str,
+        attempts: u32,
+    ) -> Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
@@ -263,7 +393,7 @@ impl CofferServer {
                 None,
                 "coffer-e2e",
             ))
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -414,6 +544,25 @@ impl Spawned {
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr));
+        if let Some(aws) = &self.aws {
+            // Stateless mode: storage and keys from the standard AWS configuration, pointed
+            // at moto (or at a proxy in front of it).
+            cmd.arg("--backend")
+                .arg("aws")
+                .arg("--table")
+                .arg(&aws.table)
+                .arg("--kms-key")
+                .arg(&aws.key.alias);
+            for name in aws::AWS_ENV_REMOVED {
+                cmd.env_remove(name);
+            }
+            let endpoint = self
+                .options
+                .aws_endpoint
+                .as_deref()
+                .unwrap_or(&aws.endpoint);
+            cmd.envs(aws::aws_process_env(endpoint, &aws.region));
+        }
         if !self.options.env.iter().any(|(k, _)| k == "RUST_LOG") {
             cmd.env("RUST_LOG", "info");
         }
@@ -510,20 +659,23 @@ fn read_lossy(path: &Path) -> String {
 }
 
 fn health_ok(port: u16) -> bool {
+    http_get(port, "/health").is_some()
+}
+
+/// `GET path` on 127.0.0.1:`port`; the body when the answer is 200.
+fn http_get(port: u16, path: &str) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let req =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).ok()?;
     let mut buf = Vec::new();
     let _ = stream.read_to_end(&mut buf);
-    let head = String::from_utf8_lossy(&buf);
-    head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200")
+    if !(buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200")) {
+        return None;
+    }
+    let response = parse_http_response(&buf);
+    Some(String::from_utf8_lossy(&response.body).into_owned())
 }
 
 /// A random, test-unique secret name: `<prefix>-<10 lowercase alphanumerics>`.

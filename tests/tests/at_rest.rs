@@ -210,6 +210,12 @@ async fn generated_root_credentials_file_is_private() {
         eprintln!("skipped: needs a locally spawned coffer");
         return;
     }
+    if aws_mode() {
+        // Generated credentials are an embedded-backend feature: `--backend aws` requires them
+        // from the environment (replicas must share them).
+        eprintln!("skipped: generated root credentials exist on the embedded backend only");
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -328,7 +334,8 @@ async fn exercise_with_canary(client: &aws_sdk_secretsmanager::Client, canary: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_never_appears_in_trace_logs() {
     for format in ["text", "json"] {
-        let Some(mut server) = CofferServer::start_local(
+        // Any backend: on the AWS one the log also carries the SDK's own trace output.
+        let Some(mut server) = CofferServer::start_process(
             ServerOptions::default()
                 .env("RUST_LOG", "trace")
                 .args(&["--log-format", format]),
@@ -341,8 +348,10 @@ async fn canary_never_appears_in_trace_logs() {
         let status = tokio::task::block_in_place(|| server.sigterm_and_wait());
         assert!(status.success(), "{format}: exit {status}");
         let log = server.log_text();
+        // The exercise makes 12 calls; each leaves at least its request line, so fewer lines
+        // than that means the log was not captured and the scan below would prove nothing.
         assert!(
-            log.lines().count() >= 20,
+            log.lines().count() >= 12,
             "{format}: suspiciously little output at RUST_LOG=trace ({} lines)",
             log.lines().count()
         );

@@ -1,65 +1,13 @@
-//! 32 tasks × 50 PutSecretValue on one secret.
-//!
-//! Afterwards every acknowledged VersionId is listed (IncludeDeprecated), exactly one version
-//! holds AWSCURRENT, and AWSPREVIOUS sits on the version that was AWSCURRENT just before.
-//!
-//! How "just before" is checked soundly from outside: every label move is atomic, so the
-//! successful puts form one commit order, each taking effect somewhere inside its own
-//! request interval [sent, answered]. A consistent (current, previous) pair (C, P), seen in a
-//! DescribeSecret snapshot taken while writers run or at the end, claims that P's commit
-//! immediately preceded C's. That claim is refuted, with no false alarm possible, when
-//! - two snapshots pair the same C with different Ps, or the same P with different Cs (each
-//!   version becomes current exactly once, so "immediately before" is a bijection) — the
-//!   classic lost update, where two writers both read current = X and both set previous = X;
-//! - C was answered before P was sent (C committed first);
-//! - some other acknowledged put Q was sent after P was answered and answered before C was
-//!   sent (Q committed strictly between them).
-//!
-//! The final pair also has to name the last commits: no acknowledged put may have been sent
-//! after the final current was answered.
+//! 32 tasks × 50 PutSecretValue on one secret; the checks (every acknowledged version kept,
+//! exactly one AWSCURRENT, AWSPREVIOUS on the version current just before, consistent with one
+//! commit order) live in the harness, [`coffer_e2e::concurrency`], shared with the two-replica
+//! run of the AWS backend (`aws_backend.rs`).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
+use coffer_e2e::concurrency::concurrent_puts_keep_every_version_and_label_order;
 use coffer_e2e::*;
-use tokio::sync::Mutex;
 
 const TASKS: usize = 32;
 const PUTS_PER_TASK: usize = 50;
-
-#[derive(Debug, Clone)]
-struct Put {
-    version: String,
-    value: String,
-    sent: Instant,
-    answered: Instant,
-}
-
-/// (AWSCURRENT holder, AWSPREVIOUS holder) seen in one DescribeSecret.
-type Snapshot = (String, Option<String>);
-
-/// (current, previous) from one DescribeSecret, after checking the snapshot is consistent.
-fn current_and_previous(stages: &HashMap<String, Vec<String>>) -> (String, Option<String>) {
-    let holders = |label: &str| -> Vec<String> {
-        stages
-            .iter()
-            .filter(|(_, s)| s.iter().any(|l| l == label))
-            .map(|(v, _)| v.clone())
-            .collect()
-    };
-    let current = holders("AWSCURRENT");
-    let previous = holders("AWSPREVIOUS");
-    assert_eq!(current.len(), 1, "exactly one AWSCURRENT: {stages:?}");
-    assert!(previous.len() <= 1, "at most one AWSPREVIOUS: {stages:?}");
-    assert_ne!(
-        previous.first(),
-        current.first(),
-        "AWSPREVIOUS and AWSCURRENT on one version: {stages:?}"
-    );
-    (current[0].clone(), previous.first().cloned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn put_secret_value_concurrent_writers_keep_every_version_and_label_order() {
@@ -67,205 +15,21 @@ async fn put_secret_value_concurrent_writers_keep_every_version_and_label_order(
     let client = server.default_client();
     let name = unique_name("concurrency");
     let (_, initial) = create_string_secret(&client, &name, "initial").await;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let snapshots: Arc<Mutex<Vec<Snapshot>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut pollers = Vec::new();
-    for _ in 0..2 {
-        let client = client.clone();
-        let name = name.clone();
-        let stop = stop.clone();
-        let snapshots = snapshots.clone();
-        pollers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let stages = version_stages(&client, &name).await;
-                let pair = current_and_previous(&stages);
-                snapshots.lock().await.push(pair);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        }));
-    }
-
-    let mut writers = Vec::new();
-    for task in 0..TASKS {
-        let client = client.clone();
-        let name = name.clone();
-        writers.push(tokio::spawn(async move {
-            let mut done = Vec::with_capacity(PUTS_PER_TASK);
-            for i in 0..PUTS_PER_TASK {
-                let version = token();
-                let value = format!("task{task}-put{i}-{}", random_alnum(8));
-                let sent = Instant::now();
-                let out = client
-                    .put_secret_value()
-                    .secret_id(&name)
-                    .client_request_token(&version)
-                    .secret_string(&value)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("task {task} put {i} failed: {e:?}"));
-                let answered = Instant::now();
-                assert_eq!(out.version_id(), Some(version.as_str()));
-                assert_eq!(out.version_stages(), ["AWSCURRENT"]);
-                done.push(Put {
-                    version,
-                    value,
-                    sent,
-                    answered,
-                });
-            }
-            done
-        }));
-    }
-    let mut puts: Vec<Put> = Vec::new();
-    for w in writers {
-        puts.extend(w.await.expect("writer task"));
-    }
-    stop.store(true, Ordering::Relaxed);
-    for p in pollers {
-        p.await.expect("poller task");
-    }
-    assert_eq!(puts.len(), TASKS * PUTS_PER_TASK);
-    let by_version: HashMap<&str, &Put> = puts.iter().map(|p| (p.version.as_str(), p)).collect();
-    assert_eq!(by_version.len(), puts.len(), "VersionIds are unique");
-
-    // 1. Every acknowledged version is listed, and nothing else appeared.
-    let listed = list_all_versions(&client, &name, true).await;
-    let listed_ids: HashSet<String> = listed
-        .iter()
-        .map(|v| v.version_id().expect("VersionId").to_string())
-        .collect();
-    assert_eq!(listed_ids.len(), listed.len(), "a version listed twice");
-    for p in &puts {
-        assert!(
-            listed_ids.contains(&p.version),
-            "acknowledged version {} is missing",
-            p.version
-        );
-    }
-    assert!(listed_ids.contains(&initial));
-    assert_eq!(
-        listed_ids.len(),
-        puts.len() + 1,
-        "unexpected extra versions"
-    );
-
-    // 2. Exactly one AWSCURRENT and one AWSPREVIOUS in the listing, agreeing with Describe.
-    let with = |label: &str| -> Vec<String> {
-        listed
-            .iter()
-            .filter(|v| v.version_stages().iter().any(|s| s == label))
-            .map(|v| v.version_id().unwrap().to_string())
-            .collect()
-    };
-    let current = with("AWSCURRENT");
-    let previous = with("AWSPREVIOUS");
-    assert_eq!(current.len(), 1, "exactly one AWSCURRENT: {current:?}");
-    assert_eq!(previous.len(), 1, "exactly one AWSPREVIOUS: {previous:?}");
-    let (final_c, final_p) = current_and_previous(&version_stages(&client, &name).await);
-    assert_eq!(final_c, current[0]);
-    assert_eq!(final_p.as_deref(), Some(previous[0].as_str()));
-    let final_p = final_p.unwrap();
-
-    // 3. The final current is the last commit.
-    let c = by_version
-        .get(final_c.as_str())
-        .expect("the final AWSCURRENT is an acknowledged put");
-    for q in &puts {
-        assert!(
-            q.version == c.version || q.sent <= c.answered,
-            "put {} was sent after the final AWSCURRENT {} was answered, so it committed later",
-            q.version,
-            c.version
-        );
-    }
-
-    // 4. Every observed (current, previous) pair is consistent with one commit order.
-    let mut pairs = snapshots.lock().await.clone();
-    pairs.push((final_c.clone(), Some(final_p.clone())));
-    let mut pred: HashMap<String, String> = HashMap::new();
-    let mut succ: HashMap<String, String> = HashMap::new();
-    for (c, p) in pairs
-        .iter()
-        .filter_map(|(c, p)| p.clone().map(|p| (c.clone(), p)))
-    {
-        if let Some(old) = pred.insert(c.clone(), p.clone()) {
-            assert_eq!(
-                old, p,
-                "version {c} was seen with two different AWSPREVIOUS versions"
-            );
-        }
-        if let Some(old) = succ.insert(p.clone(), c.clone()) {
-            assert_eq!(
-                old, c,
-                "AWSPREVIOUS {p} was seen behind two different AWSCURRENT versions (lost update)"
-            );
-        }
-    }
-    for (c, p) in &pred {
-        let Some(cp) = by_version.get(c.as_str()) else {
-            assert_eq!(c, &initial, "unknown AWSCURRENT {c}");
-            continue;
-        };
-        let Some(pp) = by_version.get(p.as_str()) else {
-            assert_eq!(p, &initial, "unknown AWSPREVIOUS {p}");
-            continue;
-        };
-        assert!(
-            cp.answered >= pp.sent,
-            "{c} was answered before {p} was sent, yet {p} is its AWSPREVIOUS"
-        );
-        for q in &puts {
-            if q.version == *c || q.version == *p {
-                continue;
-            }
-            assert!(
-                !(q.sent > pp.answered && q.answered < cp.sent),
-                "put {} committed strictly between AWSPREVIOUS {p} and AWSCURRENT {c}",
-                q.version
-            );
-        }
-    }
+    let report = concurrent_puts_keep_every_version_and_label_order(
+        &[client],
+        &name,
+        &initial,
+        TASKS,
+        PUTS_PER_TASK,
+    )
+    .await;
     eprintln!(
-        "{} puts, {} snapshots, {} distinct (current, previous) pairs checked",
-        puts.len(),
-        pairs.len(),
-        pred.len()
+        "{} puts ({:.1} s of writes, {:.1} s in all), {} snapshots, {} distinct (current, previous) \
+         pairs checked",
+        report.puts,
+        report.write_time.as_secs_f64(),
+        report.total_time.as_secs_f64(),
+        report.snapshots,
+        report.pairs
     );
-
-    // 5. Every acknowledged version reads back its own value.
-    let puts = Arc::new(puts);
-    let mut readers = Vec::new();
-    for r in 0..8 {
-        let client = client.clone();
-        let name = name.clone();
-        let puts = puts.clone();
-        readers.push(tokio::spawn(async move {
-            for p in puts.iter().skip(r).step_by(8) {
-                let got = client
-                    .get_secret_value()
-                    .secret_id(&name)
-                    .version_id(&p.version)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("read {}: {e:?}", p.version));
-                assert_eq!(got.secret_string(), Some(p.value.as_str()));
-            }
-        }));
-    }
-    for r in readers {
-        r.await.expect("reader task");
-    }
-
-    // 6. One more sequential put: AWSPREVIOUS goes to the version that was current.
-    let last = client
-        .put_secret_value()
-        .secret_id(&name)
-        .secret_string("after the storm")
-        .send()
-        .await
-        .expect("final put");
-    let (c, p) = current_and_previous(&version_stages(&client, &name).await);
-    assert_eq!(Some(c.as_str()), last.version_id());
-    assert_eq!(p.as_deref(), Some(final_c.as_str()));
 }

@@ -6,10 +6,13 @@ use serde_json::json;
 
 #[tokio::test]
 async fn regions_are_separate_namespaces() {
-    // A deployed stack serves one region; the multi-region namespace is a local-server feature.
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    // A deployed stack serves one region; the multi-region namespace is a feature of the
+    // `coffer` binary (on either backend: on the AWS one, the default key alias needs a KMS key
+    // in each region, as on AWS).
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
+    server.prepare_region("eu-west-1");
     let east = server.client("us-east-1");
     let west = server.client("eu-west-1");
     let name = unique_name("region/shared-name");
