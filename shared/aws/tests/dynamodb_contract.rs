@@ -813,3 +813,193 @@ async fn unreachable_endpoint_is_unavailable_not_a_panic() {
     ));
     assert_eq!(repo.consumed().requests, 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item sizes for the cost model (docs/dynamodb-design.md)
+
+/// DynamoDB's documented size of an attribute value.
+fn rule_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + rule_size(v) + 1)
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
+
+fn rule_item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + rule_size(v)).sum()
+}
+
+/// A secret as the service stores it: random version ids, a real-looking key ARN, tags,
+/// rotation, and `versions` versions (the last AWSCURRENT, the one before AWSPREVIOUS).
+fn realistic_record(name: &str, versions: u64) -> SecretRecord {
+    let mut record = record_with_versions(name, versions);
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    for v in &mut record.versions {
+        v.kms_key_arn = Some(key.to_string());
+    }
+    if versions > 1 {
+        let i = record.versions.len() - 2;
+        record.versions[i].stages = vec![stage("AWSPREVIOUS")];
+    }
+    record.description = Some("Credentials of the orders database".to_string());
+    record.tags = vec![
+        Tag {
+            key: "team".to_string(),
+            value: "payments".to_string(),
+        },
+        Tag {
+            key: "env".to_string(),
+            value: "prod".to_string(),
+        },
+    ];
+    record.rotation.configured = true;
+    record.rotation.enabled = true;
+    record.rotation.lambda_arn =
+        Some("arn:aws:lambda:us-east-1:123456789012:function:rotate-orders-db".to_string());
+    record.rotation.next_rotation = Some(T0.plus_days(30));
+    record
+}
+
+/// The envelope of a 200-byte value: 6-byte header, ~184-byte KMS-wrapped data key, 12-byte
+/// nonce, ciphertext and 16-byte tag.
+fn realistic_value(version: &VersionId) -> coffer_core::model::EncryptedValue {
+    coffer_core::model::EncryptedValue {
+        version_id: version.clone(),
+        kind: StoredKind::String,
+        envelope: noise(6 + 184 + 12 + 200 + 16, 7).into_bytes(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_sizes_for_the_cost_model() {
+    let Some(url) = endpoint("item_sizes_for_the_cost_model") else {
+        return;
+    };
+    let client = client(&url).await;
+    let repo = fresh_repo(&client, "sizes").await;
+    eprintln!(
+        "{:>8} {:>10} {:>10} {:>12} {:>12} {:>10}",
+        "versions", "JSON", "stored rec", "secret item", "by_scope", "value item"
+    );
+    for versions in [1u64, 2, 10, 100, 1_000] {
+        let name = format!("sized-{versions}");
+        let record = realistic_record(&name, versions);
+        let current = realistic_value(&record.current_version().unwrap().id);
+        repo.insert(&record, std::slice::from_ref(&current))
+            .await
+            .unwrap();
+        let key = |sk: String| {
+            HashMap::from([
+                (
+                    "pk".to_string(),
+                    AttributeValue::S(format!("S#aws#us-east-1#123456789012#{name}")),
+                ),
+                ("sk".to_string(), AttributeValue::S(sk)),
+            ])
+        };
+        let get = |sk: String| {
+            client
+                .get_item()
+                .table_name(repo.table())
+                .set_key(Some(key(sk)))
+                .send()
+        };
+        let secret = get("S".to_string()).await.unwrap().item.unwrap();
+        let value = get(format!("V#{}", current.version_id))
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let projected: HashMap<String, AttributeValue> = secret
+            .iter()
+            .filter(|(k, _)| {
+                [
+                    "pk", "sk", "scope", "sname", "arn", "rev", "rec", "recz", "la", "va",
+                ]
+                .contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let stored = secret
+            .get("rec")
+            .or_else(|| secret.get("recz"))
+            .map(rule_size)
+            .unwrap_or(0);
+        eprintln!(
+            "{versions:>8} {:>10} {stored:>10} {:>12} {:>12} {:>10}",
+            serde_json::to_vec(&record).unwrap().len(),
+            rule_item_size(&secret),
+            rule_item_size(&projected),
+            rule_item_size(&value),
+        );
+        assert!(rule_item_size(&secret) < 400_000);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touch_from_a_slower_clock_moves_dates_only_forward() {
+    let Some(url) = endpoint("touch_from_a_slower_clock_moves_dates_only_forward") else {
+        return;
+    };
+    let repo = fresh_repo(&client(&url).await, "touch").await;
+    let record = record_with_pending("clocks");
+    repo.insert(&record, &sample_values(&record)).await.unwrap();
+    let day = |n| T0.start_of_day().plus_days(n);
+    repo.touch_accessed(&record.arn, &version_id(1), day(3))
+        .await
+        .unwrap();
+    // Another replica, a day behind, records a read of version 2: the record keeps day 3.
+    repo.touch_accessed(&record.arn, &version_id(2), day(2))
+        .await
+        .unwrap();
+    // And an even older read of each version changes nothing.
+    repo.touch_accessed(&record.arn, &version_id(2), day(1))
+        .await
+        .unwrap();
+    repo.touch_accessed(&record.arn, &version_id(1), day(1))
+        .await
+        .unwrap();
+    let got = repo.get_by_arn(record.arn.as_str()).await.unwrap().unwrap();
+    assert_eq!(got.last_accessed, Some(day(3)));
+    assert_eq!(
+        got.version(&version_id(1)).unwrap().last_accessed,
+        Some(day(3))
+    );
+    assert_eq!(
+        got.version(&version_id(2)).unwrap().last_accessed,
+        Some(day(2))
+    );
+    assert_eq!(got.revision, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_scopes_names_each_scope_with_a_secret_once() {
+    let Some(url) = endpoint("list_scopes_names_each_scope_with_a_secret_once") else {
+        return;
+    };
+    let repo = fresh_repo(&client(&url).await, "scopes").await;
+    assert!(repo.list_scopes().await.unwrap().is_empty());
+    let west = coffer_testkit::builders::scope_in("us-west-2");
+    let other = coffer_core::ids::Scope::new("us-east-1", "210987654321");
+    for (scope, name) in [
+        (scope(), "a"),
+        (scope(), "b"),
+        (west.clone(), "a"),
+        (other.clone(), "c"),
+    ] {
+        let record = sample_record(&scope, name);
+        repo.insert(&record, &sample_values(&record)).await.unwrap();
+    }
+    let doomed = sample_record(&west, "a");
+    repo.purge(&doomed.arn).await.unwrap();
+    let got: BTreeSet<_> = repo.list_scopes().await.unwrap().into_iter().collect();
+    assert_eq!(got, BTreeSet::from([scope(), other]));
+}
