@@ -37,6 +37,7 @@ use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeySpec, KeyState, KeyUsageType};
 use coffer_core::ids::Scope;
+use coffer_core::metrics::{KMS_CALLS, KMS_ERRORS};
 use coffer_core::ports::{DataKey, EncryptionContext, KeyError, KeyProvider, MetricsSink};
 use std::collections::HashMap;
 use std::fmt;
@@ -51,11 +52,6 @@ pub use aws_sdk_kms::Client;
 /// The encryption context of the key-access check that Secrets Manager makes on Create/Update.
 pub const KEY_ACCESS_CHECK_CONTEXT: (&str, &str) =
     ("SecretVersionId", "RequestToValidateKeyAccess");
-
-/// Counter incremented once per request sent to KMS.
-pub const METRIC_KMS_CALLS: &str = "KmsCalls";
-/// Counter incremented once per KMS request that failed (after the SDK's retries).
-pub const METRIC_KMS_ERRORS: &str = "KmsErrors";
 
 /// Length of a data key (AES-256).
 const DATA_KEY_LEN: usize = 32;
@@ -208,7 +204,7 @@ impl KmsKeyProvider {
 
     fn count_call(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.metrics.increment(METRIC_KMS_CALLS, 1);
+        self.metrics.increment(KMS_CALLS, 1);
     }
 
     /// Converts an SDK error where it happened: counts it, maps it by code, and logs the cause
@@ -218,7 +214,7 @@ impl KmsKeyProvider {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug,
     {
-        self.metrics.increment(METRIC_KMS_ERRORS, 1);
+        self.metrics.increment(KMS_ERRORS, 1);
         let code = err.code().map(str::to_string);
         let message = err.message().unwrap_or_default().to_string();
         let failure = match &err {
