@@ -743,4 +743,28 @@ impl SecretRepository for SqliteSecretRepository {
         })
         .await
     }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>, RepositoryError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT DISTINCT aws_partition, region, account FROM secrets
+                     ORDER BY aws_partition, region, account",
+                )
+                .map_err(sql_error)?;
+            let scopes = stmt
+                .query_map([], |row| {
+                    Ok(Scope {
+                        partition: row.get(0)?,
+                        region: row.get(1)?,
+                        account: row.get(2)?,
+                    })
+                })
+                .map_err(sql_error)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sql_error)?;
+            Ok(scopes)
+        })
+        .await
+    }
 }

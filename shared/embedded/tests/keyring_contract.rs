@@ -471,3 +471,53 @@ async fn debug_and_file_never_show_data_keys() {
     let file = std::fs::read(dir.path().join(KEYRING_FILE_NAME)).unwrap();
     assert!(!file.windows(32).any(|w| w == &data_key.plaintext[..]));
 }
+
+#[tokio::test]
+async fn audit_digest_key_is_created_once_persisted_and_found_by_arn() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = open(dir.path());
+    let key = keyring.audit_digest_key(&scope()).unwrap();
+    assert!(
+        key.key_arn()
+            .starts_with("arn:aws:kms:us-east-1:123456789012:key/"),
+        "{key:?}"
+    );
+    assert!(format!("{key:?}").contains("<redacted>"));
+    let listed = keyring.list_keys(&scope());
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].aliases,
+        vec![coffer_embedded::keyring::AUDIT_DIGEST_ALIAS.to_string()]
+    );
+    assert_eq!(listed[0].key_manager, KeyManager::Aws);
+
+    // The same key after a restart and by ARN: a digest signed before verifies after.
+    let record = serde_json::json!({"streamRecordCount": 1});
+    let mut signed = record.clone();
+    signed["signature"] = serde_json::Value::String(key.sign(&record));
+    drop(keyring);
+    let keyring = open(dir.path());
+    let again = keyring.audit_digest_key(&scope()).unwrap();
+    assert_eq!(again.key_arn(), key.key_arn());
+    assert!(again.verify(&signed));
+    let by_arn = keyring.audit_digest_key_by_arn(key.key_arn()).unwrap();
+    assert!(by_arn.verify(&signed));
+    assert_eq!(keyring.list_keys(&scope()).len(), 1);
+
+    // Not the data-key default, and not creatable by a user.
+    assert!(matches!(
+        keyring.create_key(&scope(), "", Some("alias/aws/coffer-audit-digest")),
+        Err(KeyringError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        keyring.audit_digest_key_by_arn(
+            "arn:aws:kms:us-east-1:123456789012:key/0b6b8f5e-4c1a-4f2e-9d3b-7a1c2e3f4a5b"
+        ),
+        Err(KeyringError::NotFound(_))
+    ));
+
+    // Disabled: refused.
+    keyring.set_enabled(&scope(), key.key_arn(), false).unwrap();
+    assert!(keyring.audit_digest_key(&scope()).is_err());
+    assert!(keyring.audit_digest_key_by_arn(key.key_arn()).is_err());
+}

@@ -24,6 +24,14 @@ async fn sqlite_repository_meets_the_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_repository_lists_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = SqliteSecretRepository::open(&dir.path().join("scopes.db")).unwrap();
+    repository_contract::list_scopes_names_each_scope_with_secrets_once(std::sync::Arc::new(repo))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_new_database_is_private_wal_and_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("coffer.db");

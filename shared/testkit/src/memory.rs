@@ -36,6 +36,7 @@ pub enum RepoOp {
     List,
     ListPurgeable,
     Purge,
+    ListScopes,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +234,19 @@ impl SecretRepository for InMemorySecretRepository {
             .filter(|s| &s.record.scope == scope)
             .map(|s| s.record.clone())
             .collect())
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>, RepositoryError> {
+        let mut state = self.lock();
+        state.take_failure(RepoOp::ListScopes)?;
+        let mut scopes: Vec<Scope> = state
+            .secrets
+            .values()
+            .map(|s| s.record.scope.clone())
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        Ok(scopes)
     }
 
     async fn list_purgeable(&self, now: Timestamp) -> Result<Vec<SecretArn>, RepositoryError> {

@@ -36,6 +36,10 @@
 //!   (idempotent), freeing the name.
 //! - Under contention, N writers that each re-read and retry on `Conflict` all land exactly once
 //!   (the revision ends at initial + N), and of N concurrent inserts of one name exactly one wins.
+//! - `list_scopes` (optional: the port's default answers `Unavailable` and the gauges are then
+//!   not reported) names every scope holding a secret, scheduled-for-deletion ones included,
+//!   once each, and forgets a scope whose last secret was purged. Adapters that implement it
+//!   also run [`list_scopes_names_each_scope_with_secrets_once`] (it is not part of `run_all`).
 
 use crate::builders::{
     arn_with_suffix, sample_record, sample_value, sample_value_seeded, sample_values,
@@ -664,6 +668,36 @@ pub async fn list_returns_only_the_scope_secrets(repo: Repo) {
     assert_eq!(listed, vec![a, b, c]);
     assert_eq!(repo.list(&scope_in("eu-central-1")).await.unwrap().len(), 1);
     assert!(repo.list(&scope_in("ap-south-1")).await.unwrap().is_empty());
+}
+
+pub async fn list_scopes_names_each_scope_with_secrets_once(repo: Repo) {
+    assert!(repo.list_scopes().await.unwrap().is_empty());
+    insert_sample(&repo, &scope(), "a").await;
+    insert_sample(&repo, &scope(), "b").await;
+    let deleted = scheduled_for_deletion(
+        sample_record(&scope_in("eu-west-1"), "c"),
+        T0,
+        T0.plus_days(7),
+    );
+    repo.insert(&deleted, &sample_values(&deleted))
+        .await
+        .unwrap();
+    let other_account = Scope::new("us-east-1", "999999999999");
+    let d = insert_sample(&repo, &other_account, "d").await;
+
+    let got: BTreeSet<Scope> = repo.list_scopes().await.unwrap().into_iter().collect();
+    let want: BTreeSet<Scope> = [scope(), scope_in("eu-west-1"), other_account.clone()]
+        .into_iter()
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        repo.list_scopes().await.unwrap().len(),
+        3,
+        "each scope once"
+    );
+
+    repo.purge(&d.arn).await.unwrap();
+    assert!(!repo.list_scopes().await.unwrap().contains(&other_account));
 }
 
 pub async fn list_purgeable_returns_expired_deletions_of_all_scopes(repo: Repo) {

@@ -6,3 +6,11 @@ use coffer_testkit::{repository_contract, InMemorySecretRepository};
 async fn in_memory_repository_meets_the_contract() {
     repository_contract::run_all(InMemorySecretRepository::new).await;
 }
+
+#[tokio::test]
+async fn in_memory_repository_lists_scopes() {
+    repository_contract::list_scopes_names_each_scope_with_secrets_once(std::sync::Arc::new(
+        InMemorySecretRepository::new(),
+    ))
+    .await;
+}

@@ -416,7 +416,10 @@ mod tests {
         assert_eq!(summary.records, 5);
         let last: Value = serde_json::from_str(&lines[4]).unwrap();
         assert_eq!(summary.head, last[HASH_FIELD].as_str().unwrap());
-        assert_eq!(verify_stream(Vec::<String>::new()).unwrap().head, GENESIS_HASH);
+        assert_eq!(
+            verify_stream(Vec::<String>::new()).unwrap().head,
+            GENESIS_HASH
+        );
     }
 
     #[test]
@@ -520,7 +523,9 @@ mod tests {
     fn verify_stream_reformatted_but_unchanged_record_passes() {
         let mut lines = stream(3);
         let pretty: Value = serde_json::from_str(&lines[1]).unwrap();
-        lines[1] = serde_json::to_string(&pretty).unwrap().replace(",\"", ", \"");
+        lines[1] = serde_json::to_string(&pretty)
+            .unwrap()
+            .replace(",\"", ", \"");
         assert_eq!(verify_stream(&lines).unwrap().records, 3);
     }
 }

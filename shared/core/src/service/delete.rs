@@ -79,7 +79,10 @@ impl SecretsService {
                             return Ok(Change::Unchanged((response(existing), false)));
                         }
                         r.purge_after = Some(now);
-                        Ok(Change::Write((response(now), false), VersionWrites::default()))
+                        Ok(Change::Write(
+                            (response(now), false),
+                            VersionWrites::default(),
+                        ))
                     }
                     _ => {
                         r.deleted = Some(now);

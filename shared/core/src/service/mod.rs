@@ -327,10 +327,7 @@ impl SecretsService {
 
 /// The secret ARNs a call touched, for the event's `resources`: the response's `ARN`, the ARNs
 /// of a batch's `SecretValues`, or a `SecretId` given as an ARN.
-fn resources_of(
-    request: &serde_json::Value,
-    response: Option<&serde_json::Value>,
-) -> Vec<String> {
+fn resources_of(request: &serde_json::Value, response: Option<&serde_json::Value>) -> Vec<String> {
     if let Some(arn) = response.and_then(|r| r.get("ARN")).and_then(|v| v.as_str()) {
         return vec![arn.to_string()];
     }

@@ -10,6 +10,9 @@
 //!   bytes of material, an enabled flag, a description and a creation date.
 //! - Each scope's default key is created on first use and carries the alias
 //!   `alias/aws/secretsmanager`, like AWS's managed key.
+//! - The audit digest key ([`FileKeyring::audit_digest_key`], alias
+//!   `alias/aws/coffer-audit-digest`) is an ordinary master key of a scope; only a key derived
+//!   from it leaves the keyring, to sign `audit/digests.jsonl`.
 //! - The file format, atomic replacement and locking are described in [`file`]; the wrapped
 //!   data key format in [`wrap`].
 //!
@@ -34,6 +37,7 @@ mod state;
 mod wrap;
 
 use async_trait::async_trait;
+use coffer_core::audit::digest::DigestKey;
 use coffer_core::clock::{Clock, RandomSource, Timestamp};
 use coffer_core::crypto::NONCE_LEN;
 use coffer_core::ids::Scope;
@@ -47,6 +51,21 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 pub use state::DEFAULT_ALIAS;
+
+/// The alias of the master key from which the audit digest key is derived.
+pub const AUDIT_DIGEST_ALIAS: &str = "alias/aws/coffer-audit-digest";
+const AUDIT_DIGEST_DESCRIPTION: &str =
+    "Coffer audit digests: the HMAC-SHA256 key that signs audit/digests.jsonl is derived from this key";
+
+fn digest_key_of(key: &MasterKey) -> Result<DigestKey, KeyringError> {
+    if !key.enabled {
+        return Err(KeyringError::InvalidArgument(format!(
+            "the audit digest key {} is disabled",
+            key.arn()
+        )));
+    }
+    Ok(DigestKey::derive(key.arn(), &key.material[..]))
+}
 
 /// The name of the keyring file inside the data directory.
 pub const KEYRING_FILE_NAME: &str = file::FILE_NAME;
@@ -307,6 +326,53 @@ impl FileKeyring {
             tracing::info!(key_arn = %key.arn(), alias = %alias, "created an alias");
             Ok(state.metadata(key))
         })
+    }
+
+    /// The key that signs audit digests in `scope` (see `coffer_core::audit::digest`): derived
+    /// from a dedicated master key with the alias [`AUDIT_DIGEST_ALIAS`], created on first use
+    /// (the `alias/aws/` prefix keeps users from creating or taking that alias). Refused while
+    /// that key is disabled. The derived key is zeroized on drop and never logged.
+    pub fn audit_digest_key(&self, scope: &Scope) -> Result<DigestKey, KeyringError> {
+        let key_ref = KeyRef::Alias(AUDIT_DIGEST_ALIAS.to_string());
+        let existing = self.with_state(|state| state.lookup(scope, &key_ref).cloned());
+        let key = match existing {
+            Some(key) => key,
+            None => self.mutate(|state| {
+                if let Some(key) = state.lookup(scope, &key_ref) {
+                    return Ok(key.clone());
+                }
+                let key = self.new_key(state, scope, AUDIT_DIGEST_DESCRIPTION, KeyManager::Aws)?;
+                state.aliases.insert(
+                    (scope.clone(), AUDIT_DIGEST_ALIAS.to_string()),
+                    Alias {
+                        target: key.id,
+                        creation_date: key.creation_date,
+                    },
+                );
+                tracing::info!(key_arn = %key.arn(), "created the audit digest key");
+                Ok(key)
+            })?,
+        };
+        digest_key_of(&key)
+    }
+
+    /// The audit digest key derived from the master key `key_arn` (as a digest's
+    /// `signingKeyArn` names it), for verifying digests; never creates a key.
+    pub fn audit_digest_key_by_arn(&self, key_arn: &str) -> Result<DigestKey, KeyringError> {
+        let parts: Vec<&str> = key_arn.splitn(6, ':').collect();
+        let [_, partition, _, region, account, _] = parts[..] else {
+            return Err(KeyringError::NotFound(key_arn.to_string()));
+        };
+        let scope = Scope {
+            partition: partition.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+        };
+        let key_ref = state::parse_key_ref(&scope, Some(key_arn)).map_err(not_found)?;
+        let key = self
+            .with_state(|state| state.lookup(&scope, &key_ref).cloned())
+            .ok_or_else(|| KeyringError::NotFound(key_arn.to_string()))?;
+        digest_key_of(&key)
     }
 
     // -----------------------------------------------------------------------------------------
