@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Run every test: formatting, lints, the dependency rule, the build, the whole workspace's
-# tests (including the end-to-end suite against a spawned `coffer`), and the AWS CLI smoke
-# test against a freshly started server.
+# tests (including the end-to-end suite against a spawned `coffer`), the AWS CLI smoke
+# test against a freshly started server, and then the AWS backend on moto's server: the
+# coffer-aws contract suites, and the whole end-to-end suite a second time against
+# `coffer serve --backend aws` (docs/aws-backend-testing.md).
 #
 # Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv) only when
-# missing, a Python venv at .venv with the pinned tools of tests/requirements.txt.
+# missing, a Python venv at .venv with the pinned tools of tests/requirements.txt (moto's
+# server included; this script starts it on a free 127.0.0.1 port and stops it on exit).
 #
 # Environment:
 #   SKIP_INSTALL=1   do not install anything (use what is there)
 #   SKIP_LINT=1      skip cargo fmt and clippy (for quick local iterations; CI never sets it)
-#   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` (e.g. "-- --test-threads=1")
+#   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` and for the AWS-backend
+#                    run of the end-to-end suite (e.g. "-- --test-threads=1")
+#   SKIP_AWS=1       stop after the embedded backend (for quick local iterations; CI never sets it)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,12 +23,18 @@ cd "$ROOT"
 RUN_START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-run-all.XXXXXX")"
 SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
+MOTO_PID=""
+stop_pid() {
+  local pid="$1"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
   fi
+}
+cleanup() {
+  stop_pid "$SERVER_PID"
+  stop_pid "$MOTO_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -93,6 +104,8 @@ if [[ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" != "$REQ_HASH" ]];
   echo "$REQ_HASH" >.venv/.requirements.sha256
 fi
 echo "aws: $(.venv/bin/aws --version 2>&1)"
+[[ -x .venv/bin/moto_server ]] || die ".venv has no moto_server (tests/requirements.txt pins moto[server])"
+echo "moto: $(.venv/bin/python -c 'import moto; print(moto.__version__)')"
 cargo --version
 rustc --version
 
@@ -105,6 +118,11 @@ else
 
   section "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings || die "clippy found problems"
+
+  section "cargo clippy -p coffer --features aws --all-targets -- -D warnings"
+  # The binary's AWS backend is behind a feature the workspace lint does not enable.
+  cargo clippy -p coffer --features aws --all-targets -- -D warnings ||
+    die "clippy found problems in the aws feature of coffer"
 fi
 
 section "dependency rule: coffer-core stays pure"
@@ -133,6 +151,9 @@ section "cargo test --workspace"
 # The end-to-end suite spawns $COFFER_BIN itself; make sure it does not target an endpoint
 # left over in the environment.
 unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
+# This run is the embedded backend's; the AWS backend's runs below set these themselves (the
+# coffer-aws tests and the AWS-only e2e tests skip without them).
+unset COFFER_E2E_BACKEND COFFER_TEST_AWS_ENDPOINT
 # shellcheck disable=SC2086
 cargo test --workspace ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test.log"
 read -r TESTS_PASSED TESTS_FAILED TESTS_IGNORED < <(
@@ -172,10 +193,77 @@ SERVER_PID=""
 echo "coffer stopped cleanly on SIGTERM"
 SMOKE_PASSED="$(sed -n 's/^smoke: \([0-9]*\) passed.*/\1/p' "$WORK/smoke.log")"
 
+# Counts passed / failed / ignored over the `test result:` lines of a cargo test log.
+count_results() {
+  awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}' "$1"
+}
+
+AWS_PASSED=0
+AWS_IGNORED=0
+if [[ "${SKIP_AWS:-0}" == 1 ]]; then
+  echo
+  echo "SKIP_AWS=1: not running the AWS backend on moto"
+else
+  # -------------------------------------------------------------------------------------------
+  section "moto server"
+  MOTO_PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+  .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  moto_reset() {
+    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MOTO_URL/moto-api/reset" 2>/dev/null)" == 200 ]]
+  }
+  for _ in $(seq 1 300); do
+    moto_reset && break
+    kill -0 "$MOTO_PID" 2>/dev/null || { tail -40 "$WORK/moto.log" >&2; die "moto_server exited during start"; }
+    sleep 0.1
+  done
+  moto_reset || { tail -40 "$WORK/moto.log" >&2; die "moto_server did not answer within 30 s"; }
+  echo "moto_server (pid $MOTO_PID) answers at $MOTO_URL"
+  # The coffer-aws contract tests and the e2e harness read COFFER_TEST_AWS_ENDPOINT; everything
+  # else that talks to AWS (the SDK in `coffer`, `coffer init-table`) takes the standard
+  # variables. Dummy credentials: moto accepts any, and nothing may reach a real account.
+  export COFFER_TEST_AWS_ENDPOINT="$MOTO_URL"
+  export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
+  export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
+  export AWS_EC2_METADATA_DISABLED="true"
+  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+
+  section "cargo test -p coffer-aws (contract suites on moto)"
+  cargo test -p coffer-aws 2>&1 | tee "$WORK/cargo-test-aws.log" || die "cargo test -p coffer-aws failed"
+  read -r P F I < <(count_results "$WORK/cargo-test-aws.log")
+  AWS_PASSED=$((AWS_PASSED + P))
+  AWS_IGNORED=$((AWS_IGNORED + I))
+  moto_reset || die "POST /moto-api/reset failed"
+
+  section "cargo build -p coffer --features aws"
+  cargo build -p coffer --features aws || die "cargo build -p coffer --features aws failed"
+  # A later plain `cargo build`/`cargo test` would rebuild target/debug/coffer without the
+  # feature: the AWS run uses its own copy.
+  cp target/debug/coffer "$WORK/coffer-aws"
+  "$WORK/coffer-aws" init-table --help >/dev/null || die "the aws-enabled coffer does not run"
+
+  section "end-to-end suite on the AWS backend (coffer serve --backend aws on moto)"
+  # shellcheck disable=SC2086
+  COFFER_E2E_BACKEND=aws COFFER_BIN="$WORK/coffer-aws" \
+    cargo test -p coffer-e2e ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test-e2e-aws.log" ||
+    die "the end-to-end suite failed on the AWS backend"
+  read -r P F I < <(count_results "$WORK/cargo-test-e2e-aws.log")
+  [[ $P -gt 0 ]] || die "the AWS-backend run ran no test"
+  AWS_PASSED=$((AWS_PASSED + P))
+  AWS_IGNORED=$((AWS_IGNORED + I))
+
+  section "stop moto"
+  stop_pid "$MOTO_PID"
+  MOTO_PID=""
+  echo "moto_server stopped"
+fi
+
 end_section
 echo
 echo "==== summary"
 printf '%s\n' "${SUMMARY[@]}"
 echo "total: $((SECONDS - RUN_START))s"
 echo "cargo test: $TESTS_PASSED passed, $TESTS_FAILED failed, $TESTS_IGNORED ignored; CLI smoke: ${SMOKE_PASSED:-0} checks"
-echo "run-all: $((TESTS_PASSED + ${SMOKE_PASSED:-0})) passed, 0 failed, $TESTS_IGNORED skipped"
+echo "AWS backend on moto (coffer-aws contracts + e2e suite): $AWS_PASSED passed, $AWS_IGNORED ignored"
+echo "run-all: $((TESTS_PASSED + ${SMOKE_PASSED:-0} + AWS_PASSED)) passed, 0 failed, $((TESTS_IGNORED + AWS_IGNORED)) skipped"
