@@ -1,11 +1,14 @@
-//! The embedded backend: SQLite, the keyring file, and the JSON-lines audit log, all in the
-//! data directory (created 0700). Root credentials and the NextToken key live there too.
+//! The embedded backend: SQLite, the keyring file, and the JSON-lines audit log (hash-chained,
+//! with digests signed under the keyring's audit digest key), all in the data directory
+//! (created 0700). Root credentials and the NextToken key live there too.
 
 use crate::config::ServeArgs;
 use crate::credentials;
 use crate::rotation::NoRotationRunner;
 use crate::server::{BoxError, Wiring};
 use coffer_core::clock::RandomSource;
+use coffer_core::ids::Scope;
+use coffer_core::metrics::MeteredKeyProvider;
 use coffer_core::ports::MetricsSink;
 use coffer_core::service::Ports;
 use coffer_embedded::audit_log::JsonLinesAuditSink;
@@ -14,6 +17,9 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
+
+/// The region of the keyring scope that holds the audit digest key.
+const AUDIT_KEY_REGION: &str = "us-east-1";
 
 /// The HMAC key of `NextToken`s, kept in the data directory so tokens survive a restart.
 fn load_or_create_paging_key(
@@ -46,14 +52,25 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
         .create(&args.data_dir)?;
     let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let repository = SqliteSecretRepository::open(&args.data_dir.join("coffer.db"))?;
-    let keys = FileKeyring::open(&args.data_dir, random.clone(), Arc::new(SystemClock))?;
-    let audit = JsonLinesAuditSink::open(&args.data_dir.join("audit"))?;
+    let keys = Arc::new(FileKeyring::open(
+        &args.data_dir,
+        random.clone(),
+        Arc::new(SystemClock),
+    )?);
+    // The trail is one stream for every region, so its signing key lives in one fixed scope.
+    let digest_key = keys.audit_digest_key(&Scope::new(AUDIT_KEY_REGION, &args.account_id))?;
+    let audit = JsonLinesAuditSink::open_with_digests(
+        &args.data_dir.join("audit"),
+        digest_key,
+        Arc::new(SystemClock),
+    )?;
     let (root, credential_source) = credentials::load_or_create(&args.data_dir, &args.account_id)?;
     let paging_key = load_or_create_paging_key(&args.data_dir, random.as_ref())?;
     Ok(Wiring {
         ports: Ports {
             repository: Arc::new(repository),
-            keys: Arc::new(keys),
+            // The keyring is the local KMS: count its calls as KmsCalls.
+            keys: Arc::new(MeteredKeyProvider::new(keys, metrics.clone())),
             audit: Arc::new(audit),
             metrics,
             rotation: Arc::new(NoRotationRunner),

@@ -25,6 +25,8 @@ pub enum Command {
     Keys(KeysArgs),
     /// Create the DynamoDB table and its indexes (AWS backend; needs the `aws` feature).
     InitTable(InitTableArgs),
+    /// Verify or follow the audit trail (`<data-dir>/audit/`).
+    Audit(AuditArgs),
 }
 
 /// Where secrets and keys live.
@@ -66,6 +68,9 @@ pub struct ServeArgs {
     /// Fail a call when its audit event cannot be recorded.
     #[arg(long, env = "COFFER_AUDIT_REQUIRED", default_value_t = false)]
     pub audit_required: bool,
+    /// Seconds between signed digests of the audit trail (0: only on clean shutdown).
+    #[arg(long, env = "COFFER_AUDIT_DIGEST_INTERVAL_SECS", default_value_t = 300)]
+    pub audit_digest_interval_secs: u64,
     /// Seconds between sweeps that purge secrets whose recovery window has ended.
     #[arg(long, env = "COFFER_PURGE_INTERVAL_SECS", default_value_t = 60)]
     pub purge_interval_secs: u64,
@@ -139,4 +144,42 @@ pub enum KeysAction {
     Disable { key_id: String },
     /// Enable a key again.
     Enable { key_id: String },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub action: AuditAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Check the hash chain of an audit trail and its signed digests. Exits 0 when intact,
+    /// non-zero naming the first broken record (line and eventID) otherwise.
+    Verify {
+        /// `events.jsonl`, the audit directory holding it, or a data directory.
+        path: PathBuf,
+        /// Data directory whose keyring.json signed the digests (default: the parent of the
+        /// audit directory, when it holds keyring.json).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Check the chains only, not the digests' signatures (no keyring at hand).
+        #[arg(long, default_value_t = false)]
+        skip_signatures: bool,
+    },
+    /// Print audit events human-readably: time, region, event, caller, resources, outcome.
+    Tail {
+        /// Data directory whose audit/events.jsonl to read.
+        #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+        data_dir: PathBuf,
+        /// Read this events file instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// How many of the last events to print first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing events as they are written (until interrupted).
+        #[arg(short, long, default_value_t = false)]
+        follow: bool,
+    },
 }

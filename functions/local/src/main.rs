@@ -1,6 +1,7 @@
 //! `coffer`: the local server. Wiring only: parse the command line, start logging, and run the
 //! chosen command (`serve` by default, so `cargo run --release` serves).
 
+mod audit_cli;
 #[cfg(feature = "aws")]
 mod backend_aws;
 mod backend_embedded;
@@ -53,6 +54,10 @@ async fn main() -> std::process::ExitCode {
         Command::InitTable(args) => {
             init_tracing(LogFormat::Text);
             init_table(args).await
+        }
+        Command::Audit(args) => {
+            init_tracing(LogFormat::Text);
+            audit_cli::run(args).await
         }
     };
     match outcome {

@@ -1,5 +1,8 @@
 //! Serving: build the service and the router once from a backend's wiring, serve until
 //! SIGTERM/SIGINT (draining in-flight requests), and purge expired secrets in the background.
+//! The audit sink is checkpointed (a signed digest of the trail's head) every
+//! `--audit-digest-interval-secs` and once more after the drain. `GET /metrics` renders the
+//! counters plus the repository gauges, computed at scrape time.
 
 use crate::config::{Backend, ServeArgs};
 use crate::credentials::{self, CredentialSource};
@@ -53,18 +56,35 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         authenticator: Arc::new(SigV4Authenticator::new(wiring.root.clone())),
         account_id: args.account_id.clone(),
     };
+    let scrape_service = service.clone();
     let app = coffer_wire::router(state).route(
         "/metrics",
         get(move || {
             let metrics = metrics.clone();
-            async move { metrics.render_prometheus() }
+            let service = scrape_service.clone();
+            async move {
+                let gauges = match service.gauges().await {
+                    Ok(gauges) => Some(gauges),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "gauges not available for this scrape");
+                        None
+                    }
+                };
+                metrics.render_prometheus_with(gauges.as_deref())
+            }
         }),
     );
 
     let purge = tokio::spawn(purge_loop(
-        service,
+        service.clone(),
         Duration::from_secs(args.purge_interval_secs.max(1)),
     ));
+    let digests = (args.audit_digest_interval_secs > 0).then(|| {
+        tokio::spawn(digest_loop(
+            service.clone(),
+            Duration::from_secs(args.audit_digest_interval_secs),
+        ))
+    });
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     announce(
@@ -81,8 +101,28 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     purge.abort();
+    if let Some(digests) = digests {
+        digests.abort();
+    }
+    match service.ports().audit.checkpoint().await {
+        Ok(()) => tracing::info!("audit trail checkpointed"),
+        Err(e) => tracing::error!(error = %e, "final audit checkpoint failed"),
+    }
     tracing::info!("drained in-flight requests; exiting");
     Ok(())
+}
+
+/// Signs a digest of the audit trail's head at every tick (the sink skips it when nothing was
+/// recorded since the last one).
+async fn digest_loop(service: Arc<SecretsService>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if let Err(e) = service.ports().audit.checkpoint().await {
+            tracing::warn!(error = %e, "audit checkpoint failed; retrying next interval");
+        }
+    }
 }
 
 fn announce(

@@ -224,6 +224,8 @@ pub struct BrokenLink {
     pub line: u64,
     /// The record's `eventID` (for a digest record, its `digestTime`), when it can be read.
     pub record_event_id: Option<String>,
+    /// The member `record_event_id` was read from (`eventID` or `digestTime`).
+    pub id_member: &'static str,
     pub reason: BreakReason,
 }
 
@@ -231,7 +233,7 @@ impl fmt::Display for BrokenLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}", self.line)?;
         if let Some(id) = &self.record_event_id {
-            write!(f, " (eventID {id})")?;
+            write!(f, " ({} {id})", self.id_member)?;
         }
         write!(f, ": {}", self.reason)
     }
@@ -263,18 +265,30 @@ fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The record's id for a report: `eventID`, else `digestTime` (digests), else a best-effort
-/// look into a line that is no longer JSON.
-fn record_id(record: Option<&Value>, line: &str) -> Option<String> {
-    if let Some(record) = record {
-        return ["eventID", "digestTime"]
-            .iter()
-            .find_map(|k| record.get(*k).and_then(Value::as_str))
-            .map(str::to_string);
+const ID_MEMBERS: [&str; 2] = ["eventID", "digestTime"];
+
+/// The record's id for a report and the member it came from: `eventID`, else `digestTime`
+/// (digests); for a line that is no longer JSON, a best-effort look into the text.
+fn record_id(record: Option<&Value>, line: &str) -> (Option<String>, &'static str) {
+    for member in ID_MEMBERS {
+        let found = match record {
+            Some(record) => record
+                .get(member)
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            None => {
+                let needle = format!("\"{member}\":\"");
+                line.find(&needle).and_then(|start| {
+                    let rest = &line[start + needle.len()..];
+                    rest.find('"').map(|end| rest[..end].to_string())
+                })
+            }
+        };
+        if found.is_some() {
+            return (found, member);
+        }
     }
-    let start = line.find("\"eventID\":\"")? + "\"eventID\":\"".len();
-    let rest = &line[start..];
-    rest.find('"').map(|end| rest[..end].to_string())
+    (None, ID_MEMBERS[0])
 }
 
 impl StreamVerifier {
@@ -292,9 +306,11 @@ impl StreamVerifier {
         let parsed: Option<Value> = serde_json::from_str::<Value>(line)
             .ok()
             .filter(Value::is_object);
+        let (record_event_id, id_member) = record_id(parsed.as_ref(), line);
         let broken = |reason| BrokenLink {
             line: self.line,
-            record_event_id: record_id(parsed.as_ref(), line),
+            record_event_id: record_event_id.clone(),
+            id_member,
             reason,
         };
         let Some(record) = parsed.as_ref() else {
