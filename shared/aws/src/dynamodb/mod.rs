@@ -31,6 +31,9 @@ mod errors;
 mod item;
 mod schema;
 
+/// The SDK client the repository is built on, re-exported so that wiring code (`coffer serve
+/// --backend aws`, `coffer init-table`) needs no direct dependency on `aws-sdk-dynamodb`.
+pub use aws_sdk_dynamodb::Client;
 pub use capacity::ConsumedCapacity;
 pub use schema::{create_table, TableSetup, INDEX_BY_PURGE, INDEX_BY_ROTATION, INDEX_BY_SCOPE};
 
@@ -40,7 +43,6 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
-use aws_sdk_dynamodb::Client;
 use capacity::{Access, CapacityCounter};
 use coffer_core::clock::Timestamp;
 use coffer_core::ids::{Scope, SecretArn, VersionId};
