@@ -26,8 +26,28 @@
 //!   suffixed `IfExists` (not `Null`) and prefixed `ForAnyValue:` / `ForAllValues:`. Names of
 //!   elements and operators are case-sensitive, as in IAM.
 
+pub mod actions;
+pub mod context;
+pub mod eval;
+pub mod jsonkeys;
+mod operators;
 mod public;
 mod validate;
+mod variables;
+
+pub use actions::{
+    condition_keys, operation_spec, required_actions, ActionResource, OperationSpec,
+    RequiredAction, SecretFacts, OPERATIONS,
+};
+pub use context::{
+    AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo, PrincipalKind,
+    JSON_KEY_CONDITION_KEY,
+};
+pub use eval::{
+    access_denied_message, evaluate, evaluate_all, policies_test_json_key, Decision,
+    ImplicitDenyReason, PolicyType,
+};
+pub use jsonkeys::{filter_secret_string, json_key_access, top_level_keys, JsonKeyAccess};
 
 pub use public::{check_block_public_policy, grants_public_access, statement_grants_public_access};
 pub use validate::{
