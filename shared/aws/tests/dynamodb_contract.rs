@@ -92,11 +92,14 @@ impl HttpConnector for OneExchangeConnector {
 }
 
 async fn client(endpoint: &str) -> Client {
-    let http = OneExchangeAtATime {
-        inner: aws_smithy_http_client::Builder::new().build_http(),
-    };
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // moto speaks plain HTTP; an https endpoint (real DynamoDB) needs no serializing.
+    if endpoint.starts_with("http://") {
+        loader = loader.http_client(OneExchangeAtATime {
+            inner: aws_smithy_http_client::Builder::new().build_http(),
+        });
+    }
+    let config = loader
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "coffer-tests"))

@@ -22,7 +22,7 @@
 //!   secret item with `SET`/`REMOVE` of its own attributes (never a whole-item `Put`), so a read
 //!   never makes a writer retry and a writer never rolls an access date back.
 //! - Indexes: `by_scope` (ListSecrets of one scope), and the sparse `by_rotation` and `by_purge`
-//!   (scheduler: due rotations, expired recovery windows), see [`schema`].
+//!   (scheduler: due rotations, expired recovery windows), created by [`create_table`].
 //! - Every request asks for `ReturnConsumedCapacity = TOTAL`; [`DynamoDbSecretRepository::consumed`]
 //!   sums what DynamoDB reported, for the cost model.
 
