@@ -208,7 +208,8 @@ else
   section "moto server"
   MOTO_PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+  # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional writes).
+  .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
   moto_reset() {
     [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MOTO_URL/moto-api/reset" 2>/dev/null)" == 200 ]]
