@@ -25,6 +25,8 @@ pub const KMS_ERRORS: &str = "KmsErrors";
 pub const ROTATIONS_STARTED: &str = "RotationsStarted";
 pub const ROTATIONS_SUCCEEDED: &str = "RotationsSucceeded";
 pub const ROTATIONS_FAILED: &str = "RotationsFailed";
+/// Audit events the sink failed to record (each one is also logged with its request id).
+pub const AUDIT_EVENTS_NOT_RECORDED: &str = "AuditEventsNotRecorded";
 
 /// Every named counter, with its help text (sinks report them from the start, at 0).
 pub const COUNTERS: &[(&str, &str)] = &[
@@ -52,6 +54,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
     (
         ROTATIONS_FAILED,
         "Rotations that failed or could not start (RotationFailed events).",
+    ),
+    (
+        AUDIT_EVENTS_NOT_RECORDED,
+        "Audit events the audit sink failed to record.",
     ),
 ];
 

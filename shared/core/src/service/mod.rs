@@ -252,7 +252,13 @@ impl SecretsService {
     /// Hands one event to the audit sink. A failure fails the call only when audit is required
     /// (Vault's guarantee); otherwise it is logged and the call goes on.
     pub(super) async fn record_event(&self, request_id: &str, event: &AuditEvent) -> Result<()> {
-        match self.ports.audit.record(event).await {
+        let recorded = self.ports.audit.record(event).await;
+        if recorded.is_err() {
+            self.ports
+                .metrics
+                .increment(crate::metrics::AUDIT_EVENTS_NOT_RECORDED, 1);
+        }
+        match recorded {
             Ok(()) => Ok(()),
             Err(e) if self.config.audit_required => {
                 tracing::error!(%request_id, event = %event.event_name, error = %e, "audit event not recorded; failing the call");
