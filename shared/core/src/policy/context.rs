@@ -82,7 +82,7 @@ impl ContextValue {
     pub(crate) fn as_variable(&self) -> Option<String> {
         match self {
             ContextValue::StringList(_) => None,
-            other => other.scalars().first().map(Scalar::to_text),
+            other => other.scalars().first().map(|s| s.to_text()),
         }
     }
 }
@@ -136,12 +136,12 @@ pub(crate) enum Scalar<'a> {
 
 impl Scalar<'_> {
     /// The string form string operators compare (`true`, `30`, `2020-01-01T00:00:00Z`).
-    pub(crate) fn to_text(&self) -> String {
+    pub(crate) fn to_text(self) -> String {
         match self {
-            Scalar::Str(s) => (*s).to_string(),
+            Scalar::Str(s) => s.to_string(),
             Scalar::Bool(b) => b.to_string(),
-            Scalar::Number(n) => format_number(*n),
-            Scalar::Date(d) => format_date(*d),
+            Scalar::Number(n) => format_number(n),
+            Scalar::Date(d) => format_date(d),
             Scalar::Ip(ip) => ip.to_string(),
             Scalar::Binary(b) => {
                 use base64::Engine as _;

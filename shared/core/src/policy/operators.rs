@@ -179,11 +179,11 @@ impl Matcher {
         match self {
             Matcher::StringEquals(values) => {
                 let text = s.to_text();
-                values.iter().any(|v| *v == text)
+                values.contains(&text)
             }
             Matcher::StringEqualsIgnoreCase(values) => {
                 let text = s.to_text().to_lowercase();
-                values.iter().any(|v| *v == text)
+                values.contains(&text)
             }
             Matcher::StringLike(patterns) => {
                 let text = s.to_text();
