@@ -46,7 +46,9 @@
 //! The principal and environment keys (`aws:PrincipalArn`, `aws:SourceIp`, `aws:CurrentTime`, ...)
 //! come from [`super::AuthorizationRequest`], not from here.
 
-use super::context::{ContextKeys, ContextValue, JsonKeyScope};
+use super::context::{
+    AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo,
+};
 use serde_json::Value;
 
 /// Where an action applies.
@@ -176,6 +178,20 @@ pub struct RequiredAction {
     pub context: ContextKeys,
     /// [`JsonKeyScope::Pending`] for value reads (GetSecretValue), else not applicable.
     pub json_keys: JsonKeyScope,
+}
+
+impl RequiredAction {
+    /// The authorization request for this action by `principal`; `secret_arn` is the resource
+    /// of [`ActionResource::Secret`] actions (ignored for [`ActionResource::Any`]).
+    pub fn to_request(&self, principal: PrincipalInfo, secret_arn: &str) -> AuthorizationRequest {
+        let resource = match self.resource {
+            ActionResource::Any => "*",
+            ActionResource::Secret => secret_arn,
+        };
+        AuthorizationRequest::new(principal, self.action, resource)
+            .with_context_keys(self.context.clone())
+            .with_json_keys(self.json_keys.clone())
+    }
 }
 
 /// The authorizations `operation` needs for `request` (its decoded JSON body) on the secret
@@ -501,6 +517,27 @@ mod tests {
                 ("secretsmanager:PutResourcePolicy", Secret)
             ]
         );
+    }
+
+    #[test]
+    fn required_action_to_request_fills_resource_and_keys() {
+        let alice = PrincipalInfo::user("123456789012", "alice", "AIDA1");
+        let r = required_actions(
+            "GetSecretValue",
+            &json!({"SecretId": "db", "VersionStage": "AWSCURRENT"}),
+            Some(&facts()),
+        )
+        .unwrap();
+        let req = r[0].to_request(alice.clone(), &facts().arn);
+        assert_eq!(req.resource, facts().arn);
+        assert_eq!(req.action, "secretsmanager:GetSecretValue");
+        assert_eq!(req.json_keys, JsonKeyScope::Pending);
+        assert_eq!(
+            req.context.get("secretsmanager:VersionStage"),
+            Some(&"AWSCURRENT".into())
+        );
+        let r = required_actions("ListSecrets", &json!({}), None).unwrap();
+        assert_eq!(r[0].to_request(alice, "ignored").resource, "*");
     }
 
     #[test]

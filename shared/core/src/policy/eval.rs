@@ -11,7 +11,7 @@
 //! 1. A statement applies when its `Action`/`NotAction`, `Resource`/`NotResource`, in a resource
 //!    policy its `Principal`/`NotPrincipal`, and every `Condition` clause match the request.
 //!    Actions match case-insensitively with `*`/`?`; resources match case-sensitively, part by
-//!    part (see [`super::variables::arn_match`]); a request on `*` (ListSecrets, ...) is matched
+//!    part (see `arn_match` in `variables.rs`); a request on `*` (ListSecrets, ...) is matched
 //!    only by `"Resource": "*"`. A statement with an unresolvable policy variable does not apply.
 //! 2. An applicable `Deny` in any policy is an explicit deny, and wins over every allow
 //!    (identity-based policies are reported first).

@@ -482,6 +482,107 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    use crate::policy::context::ContextValue;
+    use crate::policy::ConditionOperator;
+
+    fn holds(op: &str, key_value: Option<ContextValue>, values: &[&str]) -> bool {
+        let mut ctx = ContextKeys::new();
+        if let Some(v) = key_value {
+            ctx.insert("k:key", v);
+        }
+        let clause = ConditionClause {
+            operator: op.parse::<ConditionOperator>().unwrap(),
+            key: "K:Key".into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        clause_holds(&clause, &ctx, PolicyVersion::V2012_10_17).unwrap()
+    }
+
+    fn list(items: &[&str]) -> Option<ContextValue> {
+        Some(ContextValue::StringList(
+            items.iter().map(|s| s.to_string()).collect(),
+        ))
+    }
+
+    #[test]
+    fn clause_multivalued_key_without_qualifier_any_or_none() {
+        // Positive operators behave like ForAnyValue; negated ones hold when no value matches.
+        assert!(holds("StringEquals", list(&["a", "b"]), &["b"]));
+        assert!(!holds("StringEquals", list(&["a", "b"]), &["c"]));
+        assert!(!holds("StringNotEquals", list(&["a", "b"]), &["b"]));
+        assert!(holds("StringNotEquals", list(&["a", "b"]), &["c"]));
+    }
+
+    #[test]
+    fn clause_empty_set_is_missing() {
+        assert!(!holds("StringEquals", list(&[]), &["a"]));
+        assert!(holds("StringNotEquals", list(&[]), &["a"]));
+        assert!(holds("ForAllValues:StringEquals", list(&[]), &["a"]));
+        assert!(!holds("ForAnyValue:StringEquals", list(&[]), &["a"]));
+        assert!(holds("Null", list(&[]), &["true"]));
+        assert!(holds("Null", None, &["TRUE"]));
+        assert!(!holds("Null", None, &["maybe"]));
+    }
+
+    #[test]
+    fn clause_typed_values_convert() {
+        assert!(holds(
+            "NumericEquals",
+            Some(ContextValue::String("7".into())),
+            &["7"]
+        ));
+        assert!(holds(
+            "StringEquals",
+            Some(ContextValue::Number(7.0)),
+            &["7"]
+        ));
+        assert!(holds(
+            "StringEquals",
+            Some(ContextValue::Bool(true)),
+            &["true"]
+        ));
+        assert!(holds(
+            "Bool",
+            Some(ContextValue::String("TRUE".into())),
+            &["true"]
+        ));
+        assert!(!holds(
+            "Bool",
+            Some(ContextValue::String("yes".into())),
+            &["true"]
+        ));
+        assert!(holds(
+            "IpAddress",
+            Some(ContextValue::String("::ffff:192.0.2.1".into())),
+            &["192.0.2.0/24"]
+        ));
+        assert!(!holds(
+            "IpAddress",
+            Some(ContextValue::String("not-an-ip".into())),
+            &["0.0.0.0/0"]
+        ));
+        assert!(!holds(
+            "NotIpAddress",
+            Some(ContextValue::String("192.0.2.1".into())),
+            &["192.0.2.0/24"]
+        ));
+        assert!(holds(
+            "DateLessThan",
+            Some(ContextValue::Number(0.0)),
+            &["1970-01-02"]
+        ));
+        assert!(holds(
+            "BinaryEquals",
+            Some(ContextValue::String("AAE=".into())),
+            &["AAE="]
+        ));
+        assert!(!holds(
+            "NumericLessThan",
+            Some(ContextValue::Bool(true)),
+            &["1"]
+        ));
+    }
+
     #[test]
     fn parse_number_forms() {
         assert_eq!(parse_number("10"), Some(10.0));
