@@ -92,7 +92,8 @@ fn write_canonical(value: &Value, out: &mut String) {
 }
 
 fn write_string(s: &str, out: &mut String) {
-    out.push_str(&Value::String(s.to_string()).to_string());
+    // Serializing a `str` cannot fail; serde_json's escaping is the canonical one.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// The lowercase hex SHA-256 of the canonical form of `record` without its `hash` member.
