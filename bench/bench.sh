@@ -5,7 +5,7 @@
 #
 # Steps: build the release binary, start it on a free 127.0.0.1 port with a temporary data
 # directory, create a secret, sign a GetSecretValue request with botocore (valid for the
-# server's 15-minute clock-skew window), replay it with wrk for DURATION at each connection
+# server's 5-minute clock-skew window), replay it with wrk for DURATION at each connection
 # count, then do the same with a PutSecretValue. Prints a markdown table on stdout (progress
 # goes to stderr). wrk and the server share the machine's cores: compare ratios measured in
 # one run rather than absolute figures.
