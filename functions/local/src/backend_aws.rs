@@ -79,6 +79,8 @@ pub async fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wir
             random,
         },
         root,
+        // No DynamoDB adapter for principals yet: in AWS mode only the root principal exists.
+        principals: None,
         credential_source: CredentialSource::Environment,
         paging_key,
         storage: format!("aws (DynamoDB table {table}, KMS key {kms_key})"),

@@ -66,6 +66,7 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
     )?;
     let (root, credential_source) = credentials::load_or_create(&args.data_dir, &args.account_id)?;
     let paging_key = load_or_create_paging_key(&args.data_dir, random.as_ref())?;
+    let principals: Arc<dyn coffer_core::principals::PrincipalStore> = Arc::new(repository.clone());
     Ok(Wiring {
         ports: Ports {
             repository: Arc::new(repository),
@@ -78,6 +79,7 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
             random,
         },
         root,
+        principals: Some(principals),
         credential_source,
         paging_key,
         storage: format!("embedded (data directory {})", args.data_dir.display()),

@@ -22,6 +22,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Wiring {
     pub ports: Ports,
     pub root: RootCredentials,
+    /// Coffer's own users and roles (embedded backend only; `None`: root only).
+    pub principals: Option<Arc<dyn coffer_core::principals::PrincipalStore>>,
     pub credential_source: CredentialSource,
     pub paging_key: [u8; 32],
     /// One line for the start-up message.
@@ -44,16 +46,23 @@ async fn wire_backend(
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let metrics = Arc::new(InProcessMetrics::new());
     let wiring = wire_backend(&args, metrics.clone()).await?;
-    let service = Arc::new(SecretsService::new(
+    let keys = wiring.ports.keys.clone();
+    let mut service = SecretsService::new(
         wiring.ports,
         ServiceConfig {
             paging_key: wiring.paging_key,
             audit_required: args.audit_required,
         },
-    ));
+    );
+    let mut authenticator = SigV4Authenticator::new(wiring.root.clone());
+    if let Some(store) = &wiring.principals {
+        service = service.with_principals(store.clone());
+        authenticator = authenticator.with_principals(store.clone(), keys);
+    }
+    let service = Arc::new(service);
     let state = WireState {
         service: service.clone(),
-        authenticator: Arc::new(SigV4Authenticator::new(wiring.root.clone())),
+        authenticator: Arc::new(authenticator),
         account_id: args.account_id.clone(),
     };
     let scrape_service = service.clone();

@@ -7,6 +7,7 @@
 //! hash chain and signed digests that make an audit stream tamper-evident. Nothing here touches the network, the
 //! filesystem, the environment or the clock directly.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod paging;
 pub mod password;
 pub mod policy;
 pub mod ports;
+pub mod principals;
 pub mod redact;
 pub mod schedule;
 pub mod service;

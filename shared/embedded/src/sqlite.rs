@@ -25,6 +25,7 @@
 //!   that read the record before a touch does not roll the date back.
 //! - Schema: see [`schema`]; migrations run in [`SqliteSecretRepository::open`].
 
+mod principals;
 mod schema;
 
 use async_trait::async_trait;

@@ -10,13 +10,16 @@
 //! - [`repository_contract`]: the `SecretRepository` contract (`run_all` or one case at a time).
 //! - [`key_fake::InMemoryKeyProvider`]: a fake of `KeyProvider` with KMS's key identities.
 //! - [`key_provider_contract`]: the `KeyProvider` contract (`run_all` or one case at a time).
+//! - [`principal_fake::InMemoryPrincipalStore`]: a fake of `PrincipalStore`.
 //! - [`builders`]: small builders of records, values and ids that tests share.
 
 pub mod builders;
 pub mod key_fake;
 pub mod key_provider_contract;
 pub mod memory;
+pub mod principal_fake;
 pub mod repository_contract;
 
 pub use key_fake::{InMemoryKeyProvider, KeyOp};
 pub use memory::{InMemorySecretRepository, RepoOp};
+pub use principal_fake::InMemoryPrincipalStore;

@@ -140,6 +140,9 @@ fn ctx(request_id: &str) -> RequestContext {
             user_agent: Some("test".into()),
         },
         request_id: request_id.to_string(),
+        principal: coffer_core::policy::PrincipalInfo::root("111122223333"),
+        source_ip: None,
+        secure_transport: false,
     }
 }
 

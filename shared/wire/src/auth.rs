@@ -4,8 +4,13 @@
 //! from the request context instead.
 
 use crate::sigv4::{self, AuthError, RequestParts, SigningKeyLookup};
+use async_trait::async_trait;
 use coffer_core::audit::Caller;
+use coffer_core::policy::PrincipalInfo;
+use coffer_core::ports::KeyProvider;
+use coffer_core::principals::{resolve_access_key, PrincipalStore};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// Who signed a request, and for which region.
@@ -13,10 +18,13 @@ use zeroize::Zeroizing;
 pub struct Authenticated {
     pub caller: Caller,
     pub region: String,
+    /// The principal the policy engine decides for.
+    pub principal: PrincipalInfo,
 }
 
+#[async_trait]
 pub trait Authenticator: Send + Sync {
-    fn authenticate(&self, request: &RequestParts<'_>) -> Result<Authenticated, AuthError>;
+    async fn authenticate(&self, request: &RequestParts<'_>) -> Result<Authenticated, AuthError>;
 }
 
 /// A static access key pair that acts as the account's root principal.
@@ -43,10 +51,12 @@ impl SigningKeyLookup for RootCredentials {
     }
 }
 
-/// Verifies SigV4 signatures made with the root credentials. Users, roles and policies come in
-/// a later stage; for now the root principal may do everything.
+/// Verifies SigV4 signatures made with the root credentials or with the access keys of
+/// Coffer's own users (when a [`PrincipalStore`] is wired). The signing service of the
+/// credential scope is `secretsmanager` for the Secrets Manager API and the admin API alike.
 pub struct SigV4Authenticator {
     root: RootCredentials,
+    principals: Option<(Arc<dyn PrincipalStore>, Arc<dyn KeyProvider>)>,
     services: Vec<&'static str>,
     clock: Box<dyn Fn() -> time::OffsetDateTime + Send + Sync>,
 }
@@ -55,30 +65,98 @@ impl SigV4Authenticator {
     pub fn new(root: RootCredentials) -> Self {
         SigV4Authenticator {
             root,
+            principals: None,
             services: vec!["secretsmanager"],
             clock: Box::new(time::OffsetDateTime::now_utc),
         }
     }
+
+    /// Also accepts the access keys stored in `store` (their secrets opened through `keys`).
+    pub fn with_principals(
+        mut self,
+        store: Arc<dyn PrincipalStore>,
+        keys: Arc<dyn KeyProvider>,
+    ) -> Self {
+        self.principals = Some((store, keys));
+        self
+    }
+
+    /// The access key id a request names, found by a verification pass that knows no key.
+    fn requested_key_id(
+        &self,
+        request: &RequestParts<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<String, AuthError> {
+        let seen = Mutex::new(None::<String>);
+        let probe = |id: &str| -> Option<Zeroizing<String>> {
+            *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+            None
+        };
+        match sigv4::verify(request, &probe, &self.services, now) {
+            Err(AuthError::InvalidClientTokenId) => seen
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .ok_or(AuthError::InvalidClientTokenId),
+            Err(e) => Err(e),
+            Ok(_) => Err(AuthError::InvalidClientTokenId),
+        }
+    }
 }
 
+fn user_agent(request: &RequestParts<'_>) -> Option<String> {
+    request
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[async_trait]
 impl Authenticator for SigV4Authenticator {
-    fn authenticate(&self, request: &RequestParts<'_>) -> Result<Authenticated, AuthError> {
-        let verified = sigv4::verify(request, &self.root, &self.services, (self.clock)())?;
-        let user_agent = request
-            .headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+    async fn authenticate(&self, request: &RequestParts<'_>) -> Result<Authenticated, AuthError> {
+        let now = (self.clock)();
+        let key_id = self.requested_key_id(request, now)?;
+        if key_id == self.root.access_key_id {
+            let verified = sigv4::verify(request, &self.root, &self.services, now)?;
+            return Ok(Authenticated {
+                caller: Caller {
+                    identity_type: "Root".to_string(),
+                    principal_arn: format!("arn:aws:iam::{}:root", self.root.account_id),
+                    account_id: self.root.account_id.clone(),
+                    access_key_id: Some(verified.access_key_id),
+                    source_ip: None,
+                    user_agent: user_agent(request),
+                },
+                region: verified.region,
+                principal: PrincipalInfo::root(&self.root.account_id),
+            });
+        }
+        let Some((store, keys)) = &self.principals else {
+            return Err(AuthError::InvalidClientTokenId);
+        };
+        let resolved = resolve_access_key(store.as_ref(), keys.as_ref(), &key_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "access key lookup failed");
+                AuthError::InvalidClientTokenId
+            })?;
+        let Some((secret, user)) = resolved else {
+            return Err(AuthError::InvalidClientTokenId);
+        };
+        let lookup = |id: &str| (id == key_id).then(|| secret.clone());
+        let verified = sigv4::verify(request, &lookup, &self.services, now)?;
+        let principal = user.info();
         Ok(Authenticated {
             caller: Caller {
-                identity_type: "Root".to_string(),
-                principal_arn: format!("arn:aws:iam::{}:root", self.root.account_id),
-                account_id: self.root.account_id.clone(),
+                identity_type: "IAMUser".to_string(),
+                principal_arn: principal.arn.clone(),
+                account_id: principal.account.clone(),
                 access_key_id: Some(verified.access_key_id),
                 source_ip: None,
-                user_agent,
+                user_agent: user_agent(request),
             },
             region: verified.region,
+            principal,
         })
     }
 }

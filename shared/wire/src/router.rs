@@ -21,6 +21,9 @@ use std::time::Instant;
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
 const TARGET_PREFIX: &str = "secretsmanager.";
+/// The admin API's targets (`coffer.CreateUser`, ...): same endpoint, same SigV4 signing
+/// (service name `secretsmanager` in the credential scope).
+const ADMIN_TARGET_PREFIX: &str = "coffer.";
 
 #[derive(Clone)]
 pub struct WireState {
@@ -48,7 +51,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
@@ -67,7 +70,15 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+    let (operation, admin) = match (
+        target.strip_prefix(TARGET_PREFIX),
+        target.strip_prefix(ADMIN_TARGET_PREFIX),
+    ) {
+        (Some(op), _) => (Some(op), false),
+        (None, Some(op)) => (Some(op), true),
+        (None, None) => (None, false),
+    };
+    let Some(operation) = operation else {
         tracing::info!(%request_id, %target, "unknown target");
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -83,7 +94,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         headers: &headers,
         body: &body,
     };
-    let authenticated = match state.authenticator.authenticate(&parts) {
+    let authenticated = match state.authenticator.authenticate(&parts).await {
         Ok(a) => a,
         Err(e) => {
             tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
@@ -92,13 +103,27 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         }
     };
     let mut caller = authenticated.caller;
-    caller.source_ip = source_ip;
+    caller.source_ip = source_ip.map(|ip| ip.to_string());
+    // A principal acts in its own account (root: the server's account).
+    let account = if authenticated.principal.is_root() {
+        state.account_id.clone()
+    } else {
+        authenticated.principal.account.clone()
+    };
     let ctx = RequestContext {
-        scope: Scope::new(authenticated.region, state.account_id.clone()),
+        scope: Scope::new(authenticated.region, account),
         caller,
         request_id: request_id.clone(),
+        principal: authenticated.principal,
+        source_ip,
+        // Coffer's listener speaks plain http; TLS, if any, ends in front of it.
+        secure_transport: false,
     };
-    let outcome = state.service.handle(&ctx, operation, &body).await;
+    let outcome = if admin {
+        state.service.handle_admin(&ctx, operation, &body).await
+    } else {
+        state.service.handle(&ctx, operation, &body).await
+    };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(body) => {

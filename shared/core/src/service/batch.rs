@@ -33,12 +33,13 @@ impl SecretsService {
                 }
                 let mut response = BatchGetSecretValueResponse::default();
                 for id in ids {
-                    let outcome = match self.find_secret(ctx, Some(id)).await {
-                        Ok(record) => {
-                            self.read_version(ctx, &record, &VersionSelector::current())
-                                .await
-                        }
-                        Err(e) => Err(e),
+                    let found = self.find_secret(ctx, Some(id)).await;
+                    let outcome = match self.authorize_batch_read(ctx, id, &found).await {
+                        Err(denied) => Err(denied),
+                        Ok(()) => match found {
+                            Ok(record) => self.read_filtered(ctx, id, &record).await,
+                            Err(e) => Err(e),
+                        },
                     };
                     self.audit_secret_read(ctx, id, &outcome).await?;
                     match outcome {
@@ -66,9 +67,14 @@ impl SecretsService {
                     ..Default::default()
                 };
                 for record in &page {
-                    let outcome = self
-                        .read_version(ctx, record, &VersionSelector::current())
-                        .await;
+                    let found = Ok(record.clone());
+                    let outcome = match self
+                        .authorize_batch_read(ctx, record.arn.as_str(), &found)
+                        .await
+                    {
+                        Err(denied) => Err(denied),
+                        Ok(()) => self.read_filtered(ctx, record.arn.as_str(), record).await,
+                    };
                     self.audit_secret_read(ctx, record.arn.as_str(), &outcome)
                         .await?;
                     match outcome {
@@ -86,6 +92,29 @@ impl SecretsService {
                 "You must include Filters or SecretIdList, but not both.",
             )),
         }
+    }
+
+    /// Reads the AWSCURRENT value of one authorized secret of a batch, cut down to the JSON
+    /// keys the caller may read (`coffer:JsonKey`).
+    async fn read_filtered(
+        &self,
+        ctx: &RequestContext,
+        secret_id: &str,
+        record: &crate::model::SecretRecord,
+    ) -> Result<SecretValueEntry> {
+        let mut entry = self
+            .read_version(ctx, record, &VersionSelector::current())
+            .await?;
+        entry.value = self
+            .filter_value(
+                ctx,
+                secret_id,
+                record,
+                &json!({ "SecretId": secret_id }),
+                entry.value,
+            )
+            .await?;
+        Ok(entry)
     }
 
     /// The `GetSecretValue` event of one secret of a batch: the secret as the caller named it,

@@ -6,6 +6,7 @@
 //! RestoreSecret, the purge and RotateSecret their service events ([`ServiceEventName`]). Each
 //! submodule holds one group of operations.
 
+mod authorize;
 mod batch;
 mod create;
 mod delete;
@@ -22,15 +23,19 @@ mod rotation;
 mod tags;
 mod write;
 
+use crate::admin::{AdminService, ADMIN_READ_ONLY};
 use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName};
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
 use crate::ids::Scope;
 use crate::metrics::ScopeGauges;
+use crate::policy::{access_denied_message, evaluate_all, AuthorizationRequest, PrincipalInfo};
 use crate::ports::{AuditSink, KeyProvider, MetricsSink, RotationInvoker, SecretRepository};
+use crate::principals::PrincipalStore;
 use crate::redact::redact_sensitive;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Who is calling, from where, in which region: filled in by the wire layer after
@@ -40,6 +45,27 @@ pub struct RequestContext {
     pub scope: Scope,
     pub caller: Caller,
     pub request_id: String,
+    /// The authenticated principal the policy engine decides for.
+    pub principal: PrincipalInfo,
+    /// `aws:SourceIp`, when known.
+    pub source_ip: Option<IpAddr>,
+    /// `aws:SecureTransport`: false on plain http.
+    pub secure_transport: bool,
+}
+
+impl RequestContext {
+    /// A call by the root principal of `scope`'s account (tests, tools, background work).
+    pub fn root(scope: Scope, caller: Caller, request_id: impl Into<String>) -> Self {
+        let principal = PrincipalInfo::root(&scope.account);
+        RequestContext {
+            scope,
+            caller,
+            request_id: request_id.into(),
+            principal,
+            source_ip: None,
+            secure_transport: false,
+        }
+    }
 }
 
 /// The ports a service runs on.
@@ -66,6 +92,9 @@ pub struct SecretsService {
     ports: Ports,
     config: ServiceConfig,
     lanes: lanes::WriteLanes,
+    /// Coffer's own principals (users, roles, access keys, identity policies); `None` where no
+    /// store is wired (then only root principals exist).
+    principals: Option<Arc<dyn PrincipalStore>>,
 }
 
 /// The result of one call: the JSON body of the response or the AWS error.
@@ -148,7 +177,70 @@ impl SecretsService {
             ports,
             config,
             lanes: lanes::WriteLanes::default(),
+            principals: None,
         }
+    }
+
+    /// Wires the principal store: identity policies for authorization and the admin API.
+    pub fn with_principals(mut self, store: Arc<dyn PrincipalStore>) -> Self {
+        self.principals = Some(store);
+        self
+    }
+
+    pub fn principals(&self) -> Option<&Arc<dyn PrincipalStore>> {
+        self.principals.as_ref()
+    }
+
+    /// Runs one admin operation (`coffer.<Op>`): authorizes `coffer:<Op>`, runs it, records its
+    /// audit event and metrics.
+    pub async fn handle_admin(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        body: &[u8],
+    ) -> CallOutcome {
+        let started = self.ports.clock.now();
+        let outcome = self.run_admin(ctx, operation, body).await;
+        let outcome = self.audit(ctx, operation, body, outcome).await;
+        let elapsed = (self.ports.clock.now().millis() - started.millis()) as f64;
+        let code = outcome.as_ref().err().map(|e| e.code());
+        self.ports.metrics.record_call(operation, code, elapsed);
+        outcome
+    }
+
+    async fn run_admin(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
+        let Some(store) = &self.principals else {
+            return Err(Error::invalid_request(
+                "The admin API is not available with this backend: principals are stored only by the embedded backend.",
+            ));
+        };
+        if !crate::admin::ADMIN_OPERATIONS.contains(&operation) {
+            return Err(Error::UnknownOperation(format!(
+                "The operation {operation} is not known to the Coffer admin API."
+            )));
+        }
+        let resource = crate::admin::admin_resource(&ctx.principal, operation, body);
+        let request = AuthorizationRequest::new(
+            ctx.principal.clone(),
+            &format!("coffer:{operation}"),
+            &resource,
+        )
+        .with_current_time(self.ports.clock.now().to_offset_datetime())
+        .with_secure_transport(ctx.secure_transport);
+        let identity = self.identity_policies(ctx).await?;
+        let decision = evaluate_all(&request, &identity, &[]);
+        if !decision.is_allowed() {
+            return Err(Error::AccessDenied(access_denied_message(
+                &request, &decision,
+            )));
+        }
+        let admin = AdminService {
+            store: store.clone(),
+            keys: self.ports.keys.clone(),
+            clock: self.ports.clock.clone(),
+            random: self.ports.random.clone(),
+        };
+        admin.run(&ctx.principal, operation, body).await
     }
 
     pub fn ports(&self) -> &Ports {
@@ -158,7 +250,10 @@ impl SecretsService {
     /// Runs one operation and records its audit event and metrics.
     pub async fn handle(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
         let started = self.ports.clock.now();
-        let outcome = self.dispatch(ctx, operation, body).await;
+        let outcome = match self.authorize(ctx, operation, body).await {
+            Ok(authorized) => self.dispatch(&authorized.ctx, operation, body).await,
+            Err(e) => Err(e),
+        };
         let outcome = self.audit(ctx, operation, body, outcome).await;
         let elapsed = (self.ports.clock.now().millis() - started.millis()) as f64;
         let code = outcome.as_ref().err().map(|e| e.code());
@@ -239,7 +334,8 @@ impl SecretsService {
             caller: ctx.caller.clone(),
             request_id: ctx.request_id.clone(),
             event_id: crate::service::lookup::new_uuid(self.ports.random.as_ref()),
-            read_only: READ_ONLY_OPERATIONS.contains(&event_name),
+            read_only: READ_ONLY_OPERATIONS.contains(&event_name)
+                || ADMIN_READ_ONLY.contains(&event_name),
             request_parameters,
             response_elements,
             resources,

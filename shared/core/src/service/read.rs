@@ -81,8 +81,24 @@ impl SecretsService {
         } else {
             (self.find_secret(ctx, req.secret_id.as_deref()).await?, None)
         };
-        self.read_version_using(ctx, &record, &selector, prefetched)
-            .await
+        let mut entry = self
+            .read_version_using(ctx, &record, &selector, prefetched)
+            .await?;
+        let request = serde_json::json!({
+            "SecretId": req.secret_id,
+            "VersionId": req.version_id,
+            "VersionStage": req.version_stage,
+        });
+        entry.value = self
+            .filter_value(
+                ctx,
+                req.secret_id.as_deref().unwrap_or_default(),
+                &record,
+                &request,
+                entry.value,
+            )
+            .await?;
+        Ok(entry)
     }
 
     /// Reads and decrypts the selected version of a live secret.

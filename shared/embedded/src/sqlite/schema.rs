@@ -61,8 +61,33 @@ CREATE TABLE secret_values (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Version 2: Coffer's own principals (`PrincipalStore`). `principals` holds users and roles,
+/// unique per `(account, kind, name)`, the rest of the record as JSON (tags, inline policies,
+/// trust policy). `access_keys` holds each key's owner, status and the envelope of its secret
+/// (never plaintext).
+const V2: &str = "
+CREATE TABLE principals (
+    account    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL CHECK (kind IN ('User', 'Role')),
+    name       TEXT    NOT NULL,
+    record     TEXT    NOT NULL,
+    PRIMARY KEY (account, kind, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE access_keys (
+    access_key_id TEXT    NOT NULL PRIMARY KEY,
+    account       TEXT    NOT NULL,
+    user_name     TEXT    NOT NULL,
+    status        TEXT    NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    created_ms    INTEGER NOT NULL,
+    envelope      BLOB    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX access_keys_by_user ON access_keys (account, user_name);
+";
+
 /// Every migration, in order; index `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {

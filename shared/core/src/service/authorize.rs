@@ -1,0 +1,274 @@
+//! Authorization of every call, before the operation runs: the policy engine decides with the
+//! caller's identity policies (from the `PrincipalStore`) and the secret's resource policies
+//! (`record.policies`). Only the secret's metadata is read to decide (its ARN, tags and
+//! policies); no value is read and nothing is written before the decision.
+//!
+//! A denied caller gets the same `AccessDeniedException` whether or not the secret exists: for a
+//! missing secret the engine decides on the ARN the caller would have named, and the message
+//! names the `SecretId` as sent. The root principal of the secret's own account is allowed
+//! everything except what a resource policy explicitly denies (the engine's rule).
+//!
+//! Cross-account: a `SecretId` that is an ARN in another account of the same region is looked up
+//! there; if allowed, the operation runs in the owner's scope.
+
+use super::{RequestContext, SecretsService};
+use crate::error::{Error, Result};
+use crate::ids::SecretId;
+use crate::model::SecretRecord;
+use crate::policy::{
+    access_denied_message, evaluate_all, json_key_access, parse_identity_policy, parse_policy,
+    required_actions, AuthorizationRequest, JsonKeyAccess, PolicyDocument, PrincipalKind,
+    SecretFacts,
+};
+use crate::principals::PrincipalType;
+use crate::value::SecretValue;
+use serde_json::Value;
+
+/// The outcome of authorizing a call.
+pub(super) struct Authorized {
+    /// The context the operation runs in (the secret owner's scope for cross-account calls).
+    pub ctx: RequestContext,
+}
+
+impl SecretsService {
+    /// The caller's identity policies (root and unknown principals have none).
+    pub(super) async fn identity_policies(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<Vec<PolicyDocument>> {
+        let kind = match ctx.principal.kind {
+            PrincipalKind::User => PrincipalType::User,
+            PrincipalKind::Role | PrincipalKind::AssumedRole => PrincipalType::Role,
+            PrincipalKind::Root => return Ok(Vec::new()),
+        };
+        let (Some(store), Some(name)) = (&self.principals, &ctx.principal.name) else {
+            return Ok(Vec::new());
+        };
+        let record = store
+            .get_principal(&ctx.principal.account, kind, name)
+            .await
+            .map_err(super::lookup::storage_error)?;
+        Ok(record
+            .map(|r| {
+                r.policies
+                    .values()
+                    .filter_map(|doc| parse_identity_policy(doc).ok())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn base_request(
+        &self,
+        ctx: &RequestContext,
+        request: AuthorizationRequest,
+    ) -> AuthorizationRequest {
+        let mut request = request
+            .with_current_time(self.ports.clock.now().to_offset_datetime())
+            .with_secure_transport(ctx.secure_transport);
+        if let Some(ip) = ctx.source_ip {
+            request = request.with_source_ip(ip);
+        }
+        request
+    }
+
+    /// Looks up the secret a call names for authorization: in the caller's scope, or by ARN in
+    /// another account of the same region. `Ok(None)`: not found.
+    async fn secret_for_authorization(
+        &self,
+        ctx: &RequestContext,
+        secret_id: &str,
+    ) -> Result<(Option<SecretRecord>, String)> {
+        let id = SecretId::parse(secret_id)?;
+        let (scope, would_be_arn) = match &id {
+            SecretId::Name(name) => (
+                ctx.scope.clone(),
+                format!(
+                    "arn:aws:secretsmanager:{}:{}:secret:{name}",
+                    ctx.scope.region, ctx.scope.account
+                ),
+            ),
+            SecretId::Arn { arn, scope, .. } => (scope.clone(), arn.clone()),
+        };
+        if scope.region != ctx.scope.region {
+            return Ok((None, would_be_arn));
+        }
+        let lookup_ctx = RequestContext {
+            scope,
+            ..ctx.clone()
+        };
+        match self.find_secret(&lookup_ctx, Some(secret_id)).await {
+            Ok(record) => Ok((Some(record), would_be_arn)),
+            Err(Error::ResourceNotFound(_)) => Ok((None, would_be_arn)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decides whether `ctx`'s caller may run `operation` with `body`.
+    pub(super) async fn authorize(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Authorized> {
+        let request: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { body })
+            .unwrap_or(Value::Null);
+        // Operations outside the table (unknown, replication) fail in dispatch as before.
+        let secret_id = request
+            .get("SecretId")
+            .and_then(Value::as_str)
+            .filter(|_| operation != "CreateSecret" && operation != "BatchGetSecretValue");
+        let (record, resource_arn) = match secret_id {
+            Some(id) => match self.secret_for_authorization(ctx, id).await {
+                Ok(found) => found,
+                // A malformed SecretId: let the operation report it.
+                Err(_) => return Ok(Authorized { ctx: ctx.clone() }),
+            },
+            None => (None, String::new()),
+        };
+        let resource_arn = match (operation, &record) {
+            (_, Some(r)) => r.arn.to_string(),
+            ("CreateSecret", _) => request
+                .get("Name")
+                .and_then(Value::as_str)
+                .map(|n| {
+                    format!(
+                        "arn:aws:secretsmanager:{}:{}:secret:{n}",
+                        ctx.scope.region, ctx.scope.account
+                    )
+                })
+                .unwrap_or_default(),
+            _ => resource_arn,
+        };
+        let facts = record.as_ref().map(facts_of);
+        let Some(required) = required_actions(operation, &request, facts.as_ref()) else {
+            return Ok(Authorized { ctx: ctx.clone() });
+        };
+        let identity = self.identity_policies(ctx).await?;
+        let resource_policies = record
+            .as_ref()
+            .map(resource_policies_of)
+            .unwrap_or_default();
+        for action in &required {
+            let mut req =
+                self.base_request(ctx, action.to_request(ctx.principal.clone(), &resource_arn));
+            if let Some(id) = secret_id {
+                req = req.with_message_resource(id);
+            }
+            let decision = evaluate_all(&req, &identity, &resource_policies);
+            if !decision.is_allowed() {
+                return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
+            }
+        }
+        let ctx = match &record {
+            Some(r) if r.scope != ctx.scope => RequestContext {
+                scope: r.scope.clone(),
+                ..ctx.clone()
+            },
+            _ => ctx.clone(),
+        };
+        Ok(Authorized { ctx })
+    }
+
+    /// Authorizes one value read of a batch (GetSecretValue on the secret), before the value is
+    /// read. `record` is the lookup's outcome; a denial replaces a not-found so that the caller
+    /// learns nothing about existence.
+    pub(super) async fn authorize_batch_read(
+        &self,
+        ctx: &RequestContext,
+        secret_id: &str,
+        record: &Result<SecretRecord>,
+    ) -> Result<()> {
+        let resource_arn = match record {
+            Ok(r) => r.arn.to_string(),
+            Err(_) if secret_id.starts_with("arn:") => secret_id.to_string(),
+            Err(_) => format!(
+                "arn:aws:secretsmanager:{}:{}:secret:{secret_id}",
+                ctx.scope.region, ctx.scope.account
+            ),
+        };
+        let facts = record.as_ref().ok().map(facts_of);
+        let body = serde_json::json!({ "SecretId": secret_id });
+        let Some(required) = required_actions("GetSecretValue", &body, facts.as_ref()) else {
+            return Ok(());
+        };
+        let identity = self.identity_policies(ctx).await?;
+        let resource_policies = record
+            .as_ref()
+            .map(resource_policies_of)
+            .unwrap_or_default();
+        for action in &required {
+            let req = self
+                .base_request(ctx, action.to_request(ctx.principal.clone(), &resource_arn))
+                .with_message_resource(secret_id);
+            let decision = evaluate_all(&req, &identity, &resource_policies);
+            if !decision.is_allowed() {
+                return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Phase 2 of a value read (`coffer:JsonKey`): the value the caller may see of `value`
+    /// read from `record`, or the denial.
+    pub(super) async fn filter_value(
+        &self,
+        ctx: &RequestContext,
+        secret_id: &str,
+        record: &SecretRecord,
+        request: &Value,
+        value: SecretValue,
+    ) -> Result<SecretValue> {
+        if ctx.principal.is_root() && ctx.principal.account == ctx.scope.account {
+            // The engine's root rule: only an explicit deny of the resource policy could
+            // stop root, and phase 1 already checked that.
+            return Ok(value);
+        }
+        let identity = self.identity_policies(ctx).await?;
+        let facts = facts_of(record);
+        let resource_policies = resource_policies_of(record);
+        let record_arn = record.arn.as_str();
+        let Some(required) = required_actions("GetSecretValue", request, Some(&facts)) else {
+            return Ok(value);
+        };
+        let req = self
+            .base_request(
+                ctx,
+                required[0].to_request(ctx.principal.clone(), record_arn),
+            )
+            .with_message_resource(secret_id);
+        match json_key_access(&req, &identity, &resource_policies, value.as_str()) {
+            JsonKeyAccess::Full => Ok(value),
+            JsonKeyAccess::Keys(keys) => {
+                let text = value.as_str().unwrap_or_default();
+                let filtered = crate::policy::filter_secret_string(text, &keys)
+                    .ok_or_else(|| Error::internal("The value could not be filtered."))?;
+                Ok(SecretValue::string(filtered.to_string()))
+            }
+            JsonKeyAccess::Denied(decision) => {
+                Err(Error::AccessDenied(access_denied_message(&req, &decision)))
+            }
+        }
+    }
+}
+
+pub(super) fn facts_of(record: &SecretRecord) -> SecretFacts {
+    SecretFacts {
+        arn: record.arn.to_string(),
+        tags: record
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+        rotation_lambda_arn: record.rotation.lambda_arn.clone(),
+        primary_region: Some(record.scope.region.clone()),
+    }
+}
+
+pub(super) fn resource_policies_of(record: &SecretRecord) -> Vec<PolicyDocument> {
+    record
+        .policies
+        .iter()
+        .filter_map(|p| parse_policy(&p.document).ok())
+        .collect()
+}
