@@ -63,6 +63,18 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long one SDK call (all attempts) may take: 60 s, or 10 minutes on the AWS backend, where
+/// moto answers a write to a secret with many versions in about a second (its
+/// `TransactWriteItems` deep-copies the whole table, and the secret item grows with every
+/// version) and a loaded test queues many of them; see docs/aws-backend-testing.md.
+fn operation_timeout() -> Duration {
+    if aws_mode() {
+        Duration::from_secs(600)
+    } else {
+        Duration::from_secs(60)
+    }
+}
+
 /// Options for a spawned server.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
@@ -397,7 +409,7 @@ impl CofferServer {
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(60))
+                    .operation_timeout(operation_timeout())
                     .build(),
             )
             .build();
@@ -831,6 +843,12 @@ impl RawRequest {
             corrupt_signature: false,
             omit_signed_headers: false,
         }
+    }
+
+    /// Replaces the `X-Amz-Target` header (e.g. `coffer.CreateUser` for the admin API).
+    pub fn with_target(mut self, target: &str) -> Self {
+        self.target = Some(target.to_string());
+        self
     }
 
     /// Credential-scope region.
