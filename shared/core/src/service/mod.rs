@@ -225,6 +225,9 @@ impl SecretsService {
             &format!("coffer:{operation}"),
             &resource,
         )
+        // Principals of another account are managed by this server's root (checked by the
+        // admin service), not delegated across accounts: decide in the caller's account.
+        .with_resource_account(&ctx.principal.account)
         .with_current_time(self.ports.clock.now().to_offset_datetime())
         .with_secure_transport(ctx.secure_transport);
         let identity = self.identity_policies(ctx).await?;

@@ -1,0 +1,338 @@
+//! Access control end to end: users created through the `coffer.*` admin API, their access keys
+//! used by the Rust SDK, identity policies, resource policies and `coffer:JsonKey`. Principals
+//! are stored by the embedded backend only, so these tests skip on `COFFER_E2E_BACKEND=aws`.
+
+use coffer_e2e::*;
+use serde_json::{json, Value};
+
+fn admin(server: &CofferServer, op: &str, body: Value) -> Value {
+    let response = server
+        .raw_request(op, &body)
+        .with_target(&format!("coffer.{op}"))
+        .send(&server.endpoint());
+    assert_eq!(response.status, 200, "{op}: {:?}", response.json());
+    response.json()
+}
+
+/// A user with `policy` attached and its keys.
+fn user_with_policy(server: &CofferServer, name: &str, policy: Value) -> (String, String) {
+    admin(server, "CreateUser", json!({"UserName": name}));
+    admin(
+        server,
+        "PutUserPolicy",
+        json!({"UserName": name, "PolicyName": "p", "PolicyDocument": policy.to_string()}),
+    );
+    let key = admin(server, "CreateAccessKey", json!({"UserName": name}));
+    (
+        key["AccessKey"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        key["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+fn allow(actions: Value) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}
+    ]})
+}
+
+#[tokio::test]
+async fn read_only_user_get_allowed_put_denied() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let name = unique_name("ro");
+    root.create_secret()
+        .name(&name)
+        .secret_string("v1")
+        .send()
+        .await
+        .unwrap();
+    let (ak, sk) = user_with_policy(
+        &server,
+        "reader",
+        allow(json!(["secretsmanager:GetSecretValue"])),
+    );
+    let user = server.client_with_credentials(&server.region(), &ak, &sk);
+    let got = user
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.secret_string(), Some("v1"));
+    let err = expect_error(
+        user.put_secret_value()
+            .secret_id(&name)
+            .secret_string("v2")
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    let message = err.meta().message().unwrap_or_default().to_string();
+    assert!(
+        message.contains("user/reader is not authorized to perform: secretsmanager:PutSecretValue")
+            && message.contains("because no identity-based policy allows"),
+        "{message}"
+    );
+    // Same answer for a secret that does not exist.
+    let missing = expect_error(
+        user.put_secret_value()
+            .secret_id("no-such-secret")
+            .secret_string("v2")
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(missing
+        .meta()
+        .message()
+        .unwrap_or_default()
+        .contains("no-such-secret"));
+}
+
+#[tokio::test]
+async fn explicit_deny_beats_allow() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let name = unique_name("deny");
+    root.create_secret()
+        .name(&name)
+        .secret_string("v")
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+    ]});
+    let (ak, sk) = user_with_policy(&server, "denied", policy);
+    let user = server.client_with_credentials(&server.region(), &ak, &sk);
+    user.describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    let err = expect_error(
+        user.get_secret_value().secret_id(&name).send().await,
+        "AccessDeniedException",
+    );
+    assert!(err
+        .meta()
+        .message()
+        .unwrap_or_default()
+        .contains("with an explicit deny in an identity-based policy"));
+}
+
+#[tokio::test]
+async fn resource_tag_condition_grants_by_team() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let ours = unique_name("team-a");
+    let theirs = unique_name("team-b");
+    for (name, team) in [(&ours, "a"), (&theirs, "b")] {
+        root.create_secret()
+            .name(name)
+            .secret_string("v")
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("team")
+                    .value(team)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+        "Condition": {"StringEquals": {"secretsmanager:ResourceTag/team": "a"}}
+    }]});
+    let (ak, sk) = user_with_policy(&server, "teama", policy);
+    let user = server.client_with_credentials(&server.region(), &ak, &sk);
+    user.get_secret_value()
+        .secret_id(&ours)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        user.get_secret_value().secret_id(&theirs).send().await,
+        "AccessDeniedException",
+    );
+}
+
+#[tokio::test]
+async fn json_key_restricted_read_returns_only_allowed_keys() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let name = unique_name("json");
+    root.create_secret()
+        .name(&name)
+        .secret_string(r#"{"username":"app","password":"s3cr3t","host":"db"}"#)
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+        "Condition": {"ForAllValues:StringEquals": {"coffer:JsonKey": ["username", "host"]}}
+    }, {
+        "Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"
+    }]});
+    let (ak, sk) = user_with_policy(&server, "keys", policy);
+    let user = server.client_with_credentials(&server.region(), &ak, &sk);
+    let got = user
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.secret_string(),
+        Some(r#"{"username":"app","host":"db"}"#)
+    );
+    let batch = user
+        .batch_get_secret_value()
+        .secret_id_list(&name)
+        .secret_id_list("no-such-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.secret_values()[0].secret_string(),
+        Some(r#"{"username":"app","host":"db"}"#)
+    );
+    assert_eq!(batch.errors().len(), 1);
+}
+
+#[tokio::test]
+async fn block_public_policy_rejects_public_policy() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let name = unique_name("public");
+    let created = root
+        .create_secret()
+        .name(&name)
+        .secret_string("v")
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
+        "Resource": created.arn().unwrap()
+    }]});
+    expect_error(
+        root.put_resource_policy()
+            .secret_id(&name)
+            .resource_policy(policy.to_string())
+            .block_public_policy(true)
+            .send()
+            .await,
+        "PublicPolicyException",
+    );
+}
+
+#[tokio::test]
+async fn cross_account_read_needs_resource_and_identity_allow() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let owner = server.account_id().unwrap_or("111122223333").to_string();
+    let other = "444455556666";
+    let name = unique_name("shared");
+    let created = root
+        .create_secret()
+        .name(&name)
+        .secret_string("shared-value")
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_string();
+    let resource_policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{other}:root")},
+        "Action": "secretsmanager:GetSecretValue", "Resource": "*"
+    }]});
+    root.put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(resource_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    // Users in the second account, created by this server's root through `Account`.
+    let make = |user: &str, policy: Value| {
+        admin(
+            &server,
+            "CreateUser",
+            json!({"UserName": user, "Account": other}),
+        );
+        admin(
+            &server,
+            "PutUserPolicy",
+            json!({"UserName": user, "Account": other, "PolicyName": "p",
+                   "PolicyDocument": policy.to_string()}),
+        );
+        let key = admin(
+            &server,
+            "CreateAccessKey",
+            json!({"UserName": user, "Account": other}),
+        );
+        server.client_with_credentials(
+            &server.region(),
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        )
+    };
+    let allowed = make("xreader", allow(json!("secretsmanager:GetSecretValue")));
+    let without = make("xnothing", allow(json!("secretsmanager:DescribeSecret")));
+    let got = allowed
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.secret_string(), Some("shared-value"));
+    expect_error(
+        without.get_secret_value().secret_id(&arn).send().await,
+        "AccessDeniedException",
+    );
+    assert_ne!(owner, other);
+}
+
+#[tokio::test]
+async fn wrong_secret_key_and_tampered_signature_rejected() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let (ak, _) = user_with_policy(&server, "signer", allow(json!("secretsmanager:*")));
+    let wrong = server.client_with_credentials(&server.region(), &ak, "not-the-secret-key");
+    expect_error(
+        wrong.list_secrets().send().await,
+        "InvalidSignatureException",
+    );
+    let unknown = server.client_with_credentials(&server.region(), "AKIAUNKNOWN000000000", "x");
+    expect_error(
+        unknown.list_secrets().send().await,
+        "UnrecognizedClientException",
+    );
+    let tampered = server
+        .raw_request("ListSecrets", &json!({}))
+        .corrupt_signature()
+        .send(&server.endpoint());
+    assert_eq!(tampered.json()["__type"], "InvalidSignatureException");
+}
