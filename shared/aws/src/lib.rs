@@ -14,5 +14,10 @@
 //! This crate depends on `coffer-core` only (never on `coffer-wire` or `coffer-embedded`), and is
 //! not a default member of the workspace: the default local build does not compile AWS SDK crates.
 
+pub mod audit_batch;
+pub mod audit_cloudwatch;
+pub mod audit_eventbridge;
 pub mod dynamodb;
+pub mod emf;
 pub mod kms;
+pub mod metrics_cloudwatch;
