@@ -83,5 +83,6 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
         credential_source,
         paging_key,
         storage: format!("embedded (data directory {})", args.data_dir.display()),
+        gauge_publisher: None,
     })
 }

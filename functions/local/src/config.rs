@@ -86,6 +86,17 @@ pub struct ServeArgs {
     /// Seconds a plaintext data key stays cached in memory (AWS backend; 0 disables).
     #[arg(long, env = "COFFER_DATA_KEY_CACHE_SECS", default_value_t = 300)]
     pub data_key_cache_secs: u64,
+    /// CloudWatch Logs group that receives the audit trail (AWS backend; created if missing).
+    #[arg(long, env = "COFFER_AUDIT_LOG_GROUP")]
+    pub audit_log_group: Option<String>,
+    /// EventBridge bus that receives every audit event, source `coffer.secretsmanager` (AWS
+    /// backend).
+    #[arg(long, env = "COFFER_AUDIT_EVENT_BUS")]
+    pub audit_event_bus: Option<String>,
+    /// Seconds between `PutMetricData` of the ResourceCount and overdue-rotation gauges in the
+    /// `Coffer` namespace (AWS backend; 0 = off).
+    #[arg(long, env = "COFFER_GAUGE_INTERVAL_SECS", default_value_t = 300)]
+    pub gauge_interval_secs: u64,
     /// Most plaintext data keys cached at once (AWS backend; 0 disables).
     #[arg(long, env = "COFFER_DATA_KEY_CACHE_ENTRIES", default_value_t = 1000)]
     pub data_key_cache_entries: usize,

@@ -28,6 +28,32 @@ pub struct Wiring {
     pub paging_key: [u8; 32],
     /// One line for the start-up message.
     pub storage: String,
+    /// Publishes the gauges somewhere outside the process (AWS backend: CloudWatch), if set.
+    pub gauge_publisher: Option<Arc<dyn GaugePublisher>>,
+}
+
+/// Where the periodic gauges (ResourceCount, overdue rotations) go besides `/metrics`.
+#[async_trait::async_trait]
+pub trait GaugePublisher: Send + Sync {
+    async fn publish(&self, gauges: &[coffer_core::metrics::ScopeGauges]) -> Result<(), String>;
+}
+
+async fn gauge_loop(
+    service: Arc<SecretsService>,
+    publisher: Arc<dyn GaugePublisher>,
+    every: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        let outcome = match service.gauges().await {
+            Ok(gauges) => publisher.publish(&gauges).await,
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "publishing gauges failed; retrying next interval");
+        }
+    }
 }
 
 async fn wire_backend(
@@ -94,6 +120,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             Duration::from_secs(args.audit_digest_interval_secs),
         ))
     });
+    let gauges = match (&wiring.gauge_publisher, args.gauge_interval_secs) {
+        (Some(publisher), secs) if secs > 0 => Some(tokio::spawn(gauge_loop(
+            service.clone(),
+            publisher.clone(),
+            Duration::from_secs(secs),
+        ))),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     announce(
@@ -110,6 +144,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     purge.abort();
+    if let Some(gauges) = gauges {
+        gauges.abort();
+    }
     if let Some(digests) = digests {
         digests.abort();
     }
