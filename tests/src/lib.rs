@@ -851,12 +851,6 @@ impl RawRequest {
         self
     }
 
-    /// Replaces the `X-Amz-Target` header (e.g. `coffer.CreateUser` for the admin API).
-    pub fn with_target(mut self, target: &str) -> Self {
-        self.target = Some(target.to_string());
-        self
-    }
-
     /// Credential-scope region.
     pub fn region(mut self, region: &str) -> Self {
         self.region = region.to_string();
