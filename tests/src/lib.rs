@@ -522,9 +522,22 @@ impl CofferServer {
 impl Drop for CofferServer {
     fn drop(&mut self) {
         if let Mode::Spawned(s) = &mut self.mode {
-            if let Some(mut child) = s.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
+            let exited = match s.child.take() {
+                Some(mut child) => {
+                    let status = child.try_wait().ok().flatten();
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    status
+                }
+                None => None,
+            };
+            // A failing test removes the temporary directory with the server's log: show the
+            // end of it first (and whether the server had died under the test).
+            if std::thread::panicking() {
+                if let Some(status) = exited {
+                    eprintln!("coffer on port {} had exited by itself: {status}", s.port);
+                }
+                eprintln!("coffer on port {}:\n{}", s.port, s.log_tail());
             }
         }
     }
