@@ -8,7 +8,7 @@ use crate::errors::{core_error_response, error_response, json_response};
 use crate::sigv4::RequestParts;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use coffer_core::ids::Scope;
@@ -98,8 +98,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         Ok(a) => a,
         Err(e) => {
             tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
-            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-            return error_response(status, e.code(), &e.message(), &request_id);
+            return auth_error_response(&e, &request_id);
         }
     };
     let mut caller = authenticated.caller;
@@ -137,9 +136,8 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     }
 }
 
-impl IntoResponse for crate::sigv4::AuthError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-        error_response(status, self.code(), &self.message(), &new_request_id())
-    }
+/// The AWS JSON error for a request refused at authentication.
+fn auth_error_response(e: &crate::sigv4::AuthError, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    error_response(status, e.code(), &e.message(), request_id)
 }

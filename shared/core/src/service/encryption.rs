@@ -39,20 +39,22 @@ fn encryption_error(e: KeyError) -> Error {
     }
 }
 
+fn key_refused_decryption(reason: &str) -> Error {
+    Error::DecryptionFailure(format!(
+        "Secrets Manager can't decrypt the protected secret text using the provided KMS key: {reason}"
+    ))
+}
+
 fn decryption_error(e: KeyError) -> Error {
     match e {
-        KeyError::NotFound(_) | KeyError::Disabled(_) | KeyError::InvalidCiphertext => {
-            Error::DecryptionFailure(format!(
-                "Secrets Manager can't decrypt the protected secret text using the provided KMS key: {}",
-                match e {
-                    KeyError::NotFound(_) => "the key does not exist.",
-                    KeyError::Disabled(_) => "the key is disabled.",
-                    _ => "the ciphertext is not valid for this key.",
-                }
-            ))
+        KeyError::NotFound(_) => key_refused_decryption("the key does not exist."),
+        KeyError::Disabled(_) => key_refused_decryption("the key is disabled."),
+        KeyError::InvalidCiphertext => {
+            key_refused_decryption("the ciphertext is not valid for this key.")
         }
         KeyError::AccessDenied(_) => Error::DecryptionFailure(
-            "Secrets Manager can't decrypt the secret value: access to the KMS key is not allowed.".into(),
+            "Secrets Manager can't decrypt the secret value: access to the KMS key is not allowed."
+                .into(),
         ),
         KeyError::Throttled => Error::Throttling("Rate exceeded for the KMS key.".into()),
         KeyError::Unavailable(cause) => {
