@@ -209,8 +209,10 @@ pub trait MetricsSink: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // Rotation
 
-/// One rotation to run: the four steps of the rotation function for `pending_version`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One rotation to run: the four steps of the rotation function for `pending_version`. It
+/// travels as the payload of the asynchronous Lambda invocation of the `rotation` function, so
+/// it is (de)serializable; `rotation_token` is a capability and is never logged.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RotationJob {
     pub scope: Scope,
     pub secret_arn: SecretArn,
@@ -221,6 +223,17 @@ pub struct RotationJob {
     pub rotation_token: String,
 }
 
+impl std::fmt::Debug for RotationJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotationJob")
+            .field("scope", &self.scope)
+            .field("secret_arn", &self.secret_arn)
+            .field("lambda_arn", &self.lambda_arn)
+            .field("pending_version", &self.pending_version)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("the rotation could not be started: {0}")]
 pub struct RotationStartError(pub String);
@@ -229,4 +242,81 @@ pub struct RotationStartError(pub String);
 #[async_trait]
 pub trait RotationInvoker: Send + Sync {
     async fn start(&self, job: RotationJob) -> Result<(), RotationStartError>;
+}
+
+/// The four steps of a rotation function, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RotationStep {
+    #[serde(rename = "createSecret")]
+    CreateSecret,
+    #[serde(rename = "setSecret")]
+    SetSecret,
+    #[serde(rename = "testSecret")]
+    TestSecret,
+    #[serde(rename = "finishSecret")]
+    FinishSecret,
+}
+
+impl RotationStep {
+    pub const ALL: [RotationStep; 4] = [
+        RotationStep::CreateSecret,
+        RotationStep::SetSecret,
+        RotationStep::TestSecret,
+        RotationStep::FinishSecret,
+    ];
+
+    /// The step's name on the wire (`createSecret`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStep::CreateSecret => "createSecret",
+            RotationStep::SetSecret => "setSecret",
+            RotationStep::TestSecret => "testSecret",
+            RotationStep::FinishSecret => "finishSecret",
+        }
+    }
+}
+
+impl std::fmt::Display for RotationStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The event a rotation function receives, exactly as AWS Secrets Manager sends it:
+/// `{"Step": ..., "SecretId": <arn>, "ClientRequestToken": <pending version id>,
+/// "RotationToken": <opaque token>}`. AWS's own rotation functions work unchanged.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationStepEvent {
+    pub step: RotationStep,
+    pub secret_id: String,
+    pub client_request_token: String,
+    /// Optional on input so events from older senders decode; Coffer always sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_token: Option<String>,
+}
+
+impl std::fmt::Debug for RotationStepEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotationStepEvent")
+            .field("step", &self.step)
+            .field("secret_id", &self.secret_id)
+            .field("client_request_token", &self.client_request_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a rotation function's step failed: the function's error message (never a secret value:
+/// rotation functions report what failed, not with what).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct StepFailure(pub String);
+
+/// Invokes a rotation function for one step and waits for it (AWS mode: Lambda `Invoke` with
+/// `InvocationType=RequestResponse`; local mode: a built-in rotator in-process, or Lambda's
+/// Invoke API at `--lambda-endpoint`).
+#[async_trait]
+pub trait RotationFunction: Send + Sync {
+    async fn invoke(&self, function_arn: &str, event: &RotationStepEvent)
+        -> Result<(), StepFailure>;
 }
