@@ -260,6 +260,9 @@ else
   echo "moto_server stopped"
 fi
 
+section "infrastructure checks"
+bash tests/infra/run.sh || die "the infrastructure checks failed (tests/infra/run.sh)"
+
 end_section
 echo
 echo "==== summary"

@@ -378,7 +378,6 @@ export class CofferStack extends Stack {
       defaultRouteSettings: {
         throttlingRateLimit: props.apiThrottleRateLimit ?? 200,
         throttlingBurstLimit: props.apiThrottleBurstLimit ?? 400,
-        detailedMetricsEnabled: true,
       },
       accessLogSettings: {
         destinationArn: accessLogGroup.logGroupArn,
@@ -520,7 +519,8 @@ export class CofferStack extends Stack {
     ack(s.healthRoute, 'AwsSolutions-APIG4',
       'GET /health is an unauthenticated liveness probe: it returns no data and reaches no secret.');
     const tableId = Stack.of(this).resolve((this.table.node.defaultChild as dynamodb.CfnTable).logicalId);
-    for (const role of s.roles) {
+    // The rotators' roles name their resources exactly and need none of these.
+    for (const role of s.roles.slice(0, 3)) {
       ack(role, `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
         "`<table ARN>/index/*` names the indexes of Coffer's one table (by_scope, by_rotation, by_purge), "
         + 'which the list, due-rotation and purge queries read.');
