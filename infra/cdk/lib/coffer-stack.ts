@@ -488,7 +488,7 @@ export class CofferStack extends Stack {
 
     // ---- Outputs
     new CfnOutput(this, 'ApiUrl', { description: 'Coffer endpoint (aws secretsmanager --endpoint-url <ApiUrl>)', value: this.apiUrl });
-    new CfnOutput(this, 'AuthModeOutput', { exportName: undefined, description: 'How callers authenticate', value: authMode });
+    new CfnOutput(this, 'AuthMode', { description: 'How callers authenticate', value: authMode });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'KeyArn', { value: this.keyArn });
     new CfnOutput(this, 'AuditLogGroupName', { value: auditLogGroup.logGroupName });
