@@ -1,0 +1,118 @@
+//! The database side of a rotation, behind a small trait: log in, change the logged-in user's
+//! own password (single user), create or update the clone user as the master user (alternating
+//! users), and run a trivial query (testSecret).
+//!
+//! Where this sits: [`crate::template`] decides *what* to do in each step; an engine
+//! ([`postgres`], [`mysql`]) knows *how* to say it to its server: identifier quoting, password
+//! literals, privilege copying, TLS negotiation. Statement errors that could echo a statement
+//! (syntax errors) are reduced to their error code, since statements carry passwords.
+
+pub mod mysql;
+pub mod postgres;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::tls::TlsSettings;
+
+/// The database engines Coffer has rotators for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// PostgreSQL and Aurora PostgreSQL (`engine`: `postgres`, `aurora-postgresql`).
+    Postgres,
+    /// MySQL, MariaDB and Aurora MySQL (`engine`: `mysql`, `mariadb`, `aurora-mysql`,
+    /// `aurora`).
+    MySql,
+}
+
+impl Engine {
+    /// The built-in rotator's name (`coffer-rotator-postgres`, `coffer-rotator-mysql`).
+    pub fn rotator_name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "coffer-rotator-postgres",
+            Engine::MySql => "coffer-rotator-mysql",
+        }
+    }
+
+    /// The `engine` values of the secret JSON this engine rotates (AWS's templates refuse any
+    /// other).
+    pub fn secret_engines(self) -> &'static [&'static str] {
+        match self {
+            Engine::Postgres => &["postgres", "aurora-postgresql"],
+            Engine::MySql => &["mysql", "mariadb", "aurora-mysql", "aurora"],
+        }
+    }
+
+    pub(crate) fn database(self, tls: &TlsSettings) -> Box<dyn Database> {
+        match self {
+            Engine::Postgres => Box::new(postgres::Postgres::new(tls)),
+            Engine::MySql => Box::new(mysql::MySql::new(tls)),
+        }
+    }
+}
+
+/// How to use TLS for one login (the secret's optional `ssl` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS when the server offers it, plain text only when the server does not support TLS.
+    Prefer,
+    /// TLS or no connection.
+    Require,
+    /// Plain text.
+    Disable,
+}
+
+/// The credentials and address of one login.
+pub struct Login<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub dbname: Option<&'a str>,
+    pub tls: TlsMode,
+}
+
+/// A database error, safe to show: never a password or a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DbError {
+    /// The server refused the credentials (its message names the user, not the password).
+    #[error("the server refused the login: {0}")]
+    Refused(String),
+    /// No session: the host is unreachable, TLS failed, the server closed the connection...
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// A statement failed: its error code, and the server's message unless the message could
+    /// quote the statement.
+    #[error("{0}")]
+    Statement(String),
+}
+
+/// One engine: how to log in.
+#[async_trait]
+pub trait Database: Send + Sync {
+    /// The port when the secret names none.
+    fn default_port(&self) -> u16;
+    /// The longest user name the engine accepts (the clone's name must fit).
+    fn max_username_len(&self) -> usize;
+    /// Logs in (TLS as [`TlsMode`] says).
+    async fn connect(&self, login: &Login<'_>) -> Result<Box<dyn Session>, DbError>;
+}
+
+/// A logged-in session.
+#[async_trait]
+pub trait Session: Send {
+    /// Changes the password of the logged-in user `user` (single-user strategy).
+    async fn change_own_password(&mut self, user: &str, password: &str) -> Result<(), DbError>;
+    /// As the master user: creates `clone` with `original`'s privileges and `password` when it
+    /// does not exist, else sets its password (alternating-users strategy).
+    async fn upsert_clone(
+        &mut self,
+        original: &str,
+        clone: &str,
+        password: &str,
+    ) -> Result<(), DbError>;
+    /// A trivial query (`SELECT NOW()`), proving the session works.
+    async fn check(&mut self) -> Result<(), DbError>;
+    /// Ends the session politely.
+    async fn close(self: Box<Self>);
+}
