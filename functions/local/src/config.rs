@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// Most plaintext data keys cached at once (AWS backend; 0 disables).
     #[arg(long, env = "COFFER_DATA_KEY_CACHE_ENTRIES", default_value_t = 1000)]
     pub data_key_cache_entries: usize,
+    /// Lambda Invoke API endpoint for rotation functions (AWS, LocalStack or a local Lambda
+    /// emulator); default: the standard AWS configuration.
+    #[arg(long, env = "COFFER_LAMBDA_ENDPOINT")]
+    pub lambda_endpoint: Option<String>,
 }
 
 /// `coffer` with no subcommand serves with the defaults (and the `COFFER_*` environment).

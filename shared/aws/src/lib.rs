@@ -10,6 +10,10 @@
 //! - [`dynamodb`]: `DynamoDbSecretRepository`, the `SecretRepository` on one DynamoDB table
 //!   (single-table design; see `docs/dynamodb-design.md`), and `create_table` for `coffer init-table`.
 //! - [`kms`]: `KmsKeyProvider`, the `KeyProvider` on AWS KMS (data keys, key resolution).
+//! - [`lambda_invoke`]: `LambdaRotationInvoker` / `LambdaRotationFunction`, rotation through
+//!   Lambda `Invoke`.
+//! - [`wiring`]: the whole AWS side (`Ports`) from configuration, shared by the Lambda functions
+//!   and `coffer serve --backend aws`; [`lambda_init`]: a clean cold-start failure.
 //!
 //! This crate depends on `coffer-core` only (never on `coffer-wire` or `coffer-embedded`), and is
 //! not a default member of the workspace: the default local build does not compile AWS SDK crates.
@@ -20,4 +24,7 @@ pub mod audit_eventbridge;
 pub mod dynamodb;
 pub mod emf;
 pub mod kms;
+pub mod lambda_init;
+pub mod lambda_invoke;
 pub mod metrics_cloudwatch;
+pub mod wiring;

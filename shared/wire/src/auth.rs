@@ -25,6 +25,86 @@ pub struct Authenticated {
 #[async_trait]
 pub trait Authenticator: Send + Sync {
     async fn authenticate(&self, request: &RequestParts<'_>) -> Result<Authenticated, AuthError>;
+
+    /// Authenticates with what the transport attached to the request as well (the API Gateway
+    /// caller of [`ApiGatewayIamAuthenticator`]); the router calls this. By default the
+    /// signature alone decides.
+    async fn authenticate_with(
+        &self,
+        request: &RequestParts<'_>,
+        _extensions: &http::Extensions,
+    ) -> Result<Authenticated, AuthError> {
+        self.authenticate(request).await
+    }
+}
+
+/// The caller API Gateway verified with IAM authorization (`requestContext.authorizer.iam.
+/// userArn` of an HTTP API event, `requestContext.identity.userArn` of a REST API event). Only
+/// the `api` function's event conversion inserts it, from the event API Gateway built: it is
+/// never read from a client-supplied header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiGatewayCaller {
+    pub user_arn: String,
+    /// The access key the caller signed with, when API Gateway reports it.
+    pub access_key_id: Option<String>,
+}
+
+/// Authentication behind API Gateway with IAM authorization (`COFFER_AUTH_MODE=iam`): API
+/// Gateway has verified the caller's SigV4 signature (for `execute-api`), so the caller's ARN
+/// from the request context is the principal. A request without one is refused: it did not
+/// come through an IAM-authorized route.
+///
+/// Coffer cannot read the caller's IAM identity policies, so a principal authenticated this
+/// way is granted what the secrets' resource policies allow (its own account's root is granted
+/// everything in that account, as with SigV4).
+pub struct ApiGatewayIamAuthenticator {
+    region: String,
+}
+
+impl ApiGatewayIamAuthenticator {
+    /// `region`: the region of the API (and of the function behind it).
+    pub fn new(region: impl Into<String>) -> Self {
+        ApiGatewayIamAuthenticator {
+            region: region.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for ApiGatewayIamAuthenticator {
+    async fn authenticate(&self, _request: &RequestParts<'_>) -> Result<Authenticated, AuthError> {
+        Err(AuthError::MissingAuthenticationToken)
+    }
+
+    async fn authenticate_with(
+        &self,
+        request: &RequestParts<'_>,
+        extensions: &http::Extensions,
+    ) -> Result<Authenticated, AuthError> {
+        let caller = extensions
+            .get::<ApiGatewayCaller>()
+            .ok_or(AuthError::MissingAuthenticationToken)?;
+        let principal =
+            PrincipalInfo::from_arn(&caller.user_arn).ok_or(AuthError::InvalidClientTokenId)?;
+        let identity_type = match principal.kind {
+            coffer_core::policy::PrincipalKind::Root => "Root",
+            coffer_core::policy::PrincipalKind::User => "IAMUser",
+            coffer_core::policy::PrincipalKind::Role
+            | coffer_core::policy::PrincipalKind::AssumedRole => "AssumedRole",
+        };
+        Ok(Authenticated {
+            caller: Caller {
+                identity_type: identity_type.to_string(),
+                principal_arn: principal.arn.clone(),
+                account_id: principal.account.clone(),
+                access_key_id: caller.access_key_id.clone(),
+                source_ip: None,
+                user_agent: user_agent(request),
+            },
+            region: self.region.clone(),
+            principal,
+        })
+    }
 }
 
 /// A static access key pair that acts as the account's root principal.

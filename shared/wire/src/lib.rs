@@ -11,4 +11,4 @@ pub mod errors;
 pub mod router;
 pub mod sigv4;
 
-pub use router::{router, WireState};
+pub use router::{router, SignedPath, WireState};

@@ -25,6 +25,12 @@ const TARGET_PREFIX: &str = "secretsmanager.";
 /// (service name `secretsmanager` in the credential scope).
 const ADMIN_TARGET_PREFIX: &str = "coffer.";
 
+/// The path the client signed, when the transport routed the request under another one (API
+/// Gateway REST stages: the client signs `/prod/`, the router sees `/`). Inserted by the `api`
+/// function's event conversion; without it the request's own path is the signed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPath(pub String);
+
 #[derive(Clone)]
 pub struct WireState {
     pub service: Arc<SecretsService>,
@@ -48,6 +54,7 @@ fn new_request_id() -> String {
 async fn handle_call(State(state): State<WireState>, request: Request) -> Response {
     let request_id = new_request_id();
     let (parts, body) = request.into_parts();
+    // The peer address; behind API Gateway the `api` function sets it from the request context.
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -63,7 +70,8 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
             )
         }
     };
-    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let (method, uri, headers, extensions) =
+        (parts.method, parts.uri, parts.headers, parts.extensions);
     let started = Instant::now();
     let target = headers
         .get("x-amz-target")
@@ -89,12 +97,18 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     };
     let parts = RequestParts {
         method: method.as_str(),
-        path: uri.path(),
+        path: extensions
+            .get::<SignedPath>()
+            .map_or(uri.path(), |p| p.0.as_str()),
         query: uri.query().unwrap_or(""),
         headers: &headers,
         body: &body,
     };
-    let authenticated = match state.authenticator.authenticate(&parts).await {
+    let authenticated = match state
+        .authenticator
+        .authenticate_with(&parts, &extensions)
+        .await
+    {
         Ok(a) => a,
         Err(e) => {
             tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
