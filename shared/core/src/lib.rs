@@ -25,7 +25,9 @@ pub mod policy;
 pub mod ports;
 pub mod principals;
 pub mod redact;
+pub mod rotation_driver;
 pub mod schedule;
+pub mod scheduler;
 pub mod service;
 pub mod value;
 

@@ -32,6 +32,29 @@ pub struct RotationConfig {
     pub next_rotation: Option<Timestamp>,
     pub external_metadata: Vec<(String, String)>,
     pub external_role_arn: Option<String>,
+    /// When the window that opens at `next_rotation` closes (the scheduler starts the rotation
+    /// at a pseudo-random moment inside it).
+    #[serde(default)]
+    pub next_rotation_end: Option<Timestamp>,
+    /// The rotation job running (or last failed) for this secret.
+    #[serde(default)]
+    pub in_progress: Option<RotationInProgress>,
+}
+
+/// The state of the latest rotation job of a secret, kept in the record so that every replica
+/// (and the rotation function, the scheduler, PutSecretValue) sees the same truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationInProgress {
+    /// The version the job rotates to (AWSPENDING), or, for a test-only job, AWSCURRENT's.
+    pub version: VersionId,
+    /// SHA-256 (hex) of the job's `RotationToken`: PutSecretValue checks a token against it.
+    /// The token itself is a capability and is never stored.
+    pub token_sha256: String,
+    pub started: Timestamp,
+    /// `RotateImmediately=false`: only `testSecret` runs.
+    pub test_only: bool,
+    /// The job gave up after its retries; the next RotateSecret or window reattempts it.
+    pub failed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -110,6 +110,24 @@ pub trait SecretRepository: Send + Sync {
     /// Removes a secret and all its versions for good.
     async fn purge(&self, arn: &SecretArn) -> Result<(), RepositoryError>;
 
+    /// Secrets of any scope whose rotation is enabled and whose `NextRotationDate` is at or
+    /// before `now`, not scheduled for deletion (the scheduler's query). The default scans every
+    /// scope; adapters with an index (DynamoDB's sparse `by_rotation`) answer from it.
+    async fn list_due_rotations(&self, now: Timestamp) -> Result<Vec<SecretArn>, RepositoryError> {
+        let mut due = Vec::new();
+        for scope in self.list_scopes().await? {
+            due.extend(
+                self.list(&scope)
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.deleted.is_none() && s.rotation.enabled)
+                    .filter(|s| s.rotation.next_rotation.is_some_and(|next| next <= now))
+                    .map(|s| s.arn),
+            );
+        }
+        Ok(due)
+    }
+
     /// Every scope that holds at least one secret (scheduled-for-deletion ones included), each
     /// once, for the `ResourceCount` and overdue-rotation gauges. Optional: the default answers
     /// `Unavailable`, and the gauges are then not reported.
@@ -317,6 +335,9 @@ pub struct StepFailure(pub String);
 /// Invoke API at `--lambda-endpoint`).
 #[async_trait]
 pub trait RotationFunction: Send + Sync {
-    async fn invoke(&self, function_arn: &str, event: &RotationStepEvent)
-        -> Result<(), StepFailure>;
+    async fn invoke(
+        &self,
+        function_arn: &str,
+        event: &RotationStepEvent,
+    ) -> Result<(), StepFailure>;
 }

@@ -47,8 +47,10 @@ use crate::builders::{
     version_meta, ACCOUNT, T0,
 };
 use coffer_core::clock::Timestamp;
-use coffer_core::ids::Scope;
-use coffer_core::model::{ResourcePolicy, RotationConfig, SecretRecord, StoredKind, Tag};
+use coffer_core::ids::{Scope, VersionId};
+use coffer_core::model::{
+    ResourcePolicy, RotationConfig, RotationInProgress, SecretRecord, StoredKind, Tag,
+};
 use coffer_core::ports::{RepositoryError, SecretRepository, VersionWrites};
 use coffer_core::schedule::RotationRules;
 use std::collections::BTreeSet;
@@ -214,6 +216,14 @@ pub async fn record_with_every_field_roundtrips(repo: Repo) {
         next_rotation: Some(T0.plus_days(10)),
         external_metadata: vec![("k".to_string(), "v".to_string())],
         external_role_arn: Some("arn:aws:iam::123456789012:role/r".to_string()),
+        next_rotation_end: Some(T0.plus_days(10).plus_hours(3)),
+        in_progress: Some(RotationInProgress {
+            version: VersionId::from_stored("EXAMPLE1-90ab-cdef-fedc-ba987SECRET1".to_string()),
+            token_sha256: "ab".repeat(32),
+            started: Timestamp(T0.0 + 7),
+            test_only: false,
+            failed: true,
+        }),
     };
     record.policies = vec![ResourcePolicy {
         name: "Default".to_string(),

@@ -52,7 +52,7 @@ use errors::{cancellation, is_condition_failed, is_transaction_conflict, sdk_err
 use item::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// DynamoDB's limit on the actions of one `TransactWriteItems`.
 const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -162,22 +162,6 @@ impl DynamoDbSecretRepository {
     /// [`ConsumedCapacity::since`] for that call's cost.
     pub fn consumed(&self) -> ConsumedCapacity {
         self.capacity.snapshot()
-    }
-
-    /// ARNs of secrets, across scopes, whose rotation is enabled and due at or before `now`
-    /// (the sparse `by_rotation` index; eventually consistent, as every index read).
-    pub async fn list_due_rotations(
-        &self,
-        now: Timestamp,
-    ) -> Result<Vec<SecretArn>, RepositoryError> {
-        self.sparse_index_due(
-            INDEX_BY_ROTATION,
-            ROTATION_PK,
-            ROTATION_PK_VALUE,
-            ROTATION_AT,
-            now,
-        )
-        .await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -481,6 +465,125 @@ impl DynamoDbSecretRepository {
         Ok(value)
     }
 
+    /// One attempt of [`SecretRepository::update`] (see there), without the pause after a
+    /// lost race.
+    async fn try_update(
+        &self,
+        record: &SecretRecord,
+        expected_revision: u64,
+        writes: &VersionWrites,
+    ) -> Result<(), RepositoryError> {
+        let pk = secret_pk(&record.scope, record.name.as_str());
+        let puts = distinct_values(&writes.put_values);
+        let put_ids: HashSet<&str> = puts.iter().map(|v| v.version_id.as_str()).collect();
+        let mut deletes: Vec<&VersionId> = Vec::new();
+        for id in &writes.delete_values {
+            if !put_ids.contains(id.as_str()) && !deletes.contains(&id) {
+                deletes.push(id);
+            }
+        }
+        if 1 + puts.len() + deletes.len() > MAX_TRANSACTION_ITEMS {
+            return Err(RepositoryError::Unavailable(format!(
+                "update of {} writes {} values and deletes {}: more than one transaction holds",
+                record.arn,
+                puts.len(),
+                deletes.len()
+            )));
+        }
+
+        // The stored item at the expected revision: its version set (for the access-date map)
+        // and its AWSCURRENT copy. A different revision fails here without a write.
+        let stored = self
+            .get_item(
+                key(&pk, SECRET_SK),
+                Some(&[
+                    ARN,
+                    REV,
+                    VERSION_ACCESS,
+                    CURRENT_VERSION,
+                    CURRENT_KIND,
+                    CURRENT_ENVELOPE,
+                ]),
+            )
+            .await?;
+        let Some(stored) = stored else {
+            return Err(RepositoryError::Conflict);
+        };
+        if get_s(&stored, ARN) != Some(record.arn.as_str())
+            || get_u64(&stored, REV)? != Some(expected_revision)
+        {
+            return Err(RepositoryError::Conflict);
+        }
+        let current = self.current_envelope(record, &puts, &stored).await?;
+        let write = Self::secret_write(record, current.as_ref(), &stored, expected_revision)?;
+
+        if puts.is_empty() && deletes.is_empty() {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(write.key))
+                .update_expression(write.update)
+                .condition_expression(write.condition)
+                .set_expression_attribute_names(write.expr.names())
+                .set_expression_attribute_values(write.expr.values())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            return match result {
+                Ok(out) => {
+                    self.record("UpdateItem", Access::Write, out.consumed_capacity());
+                    Ok(())
+                }
+                Err(e) => {
+                    self.record("UpdateItem", Access::Write, None);
+                    if is_condition_failed(&e) || is_transaction_conflict(&e) {
+                        Err(RepositoryError::Conflict)
+                    } else {
+                        Err(sdk_error("UpdateItem", &e))
+                    }
+                }
+            };
+        }
+
+        let update = Update::builder()
+            .table_name(&*self.table)
+            .set_key(Some(write.key))
+            .update_expression(write.update)
+            .condition_expression(write.condition)
+            .set_expression_attribute_names(write.expr.names())
+            .set_expression_attribute_values(write.expr.values())
+            .build()
+            .map_err(build_error)?;
+        let mut actions = vec![TransactWriteItem::builder().update(update).build()];
+        for value in &puts {
+            actions.push(self.value_put(&pk, &record.arn, value)?);
+        }
+        for id in deletes {
+            // Only a value item of this very secret is removed.
+            let mut expr = Expr::default();
+            let condition = format!(
+                "attribute_not_exists({}) OR {} = {}",
+                expr.name(PK),
+                expr.name(ARN),
+                expr.value(s(record.arn.as_str()))
+            );
+            actions.push(
+                self.delete_action(key(&pk, &value_sk(id.as_str())), Some((condition, expr)))?,
+            );
+        }
+        match self.transact(actions).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match cancellation(&e) {
+                Some(Cancelled::ConditionFailed(0)) | Some(Cancelled::Conflict) => {
+                    RepositoryError::Conflict
+                }
+                Some(other) => self.cancelled("update", &record.arn, other),
+                None => sdk_error("TransactWriteItems", &e),
+            }),
+        }
+    }
+
     async fn try_insert(
         &self,
         record: &SecretRecord,
@@ -702,6 +805,34 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
 }
 
+/// Bounds of the window [`contention_pause`] draws from.
+const CONTENTION_WINDOW_MIN: Duration = Duration::from_millis(2);
+const CONTENTION_WINDOW_MAX: Duration = Duration::from_secs(2);
+
+/// The pause after an `update` that lost the race for a secret item (`Conflict`), before the
+/// service's write loop re-reads: a uniformly random time up to three times what the failed
+/// attempt took (about one read-decide-write cycle of the competing writer).
+///
+/// Without it, two replicas writing one secret can lock into a fixed phase in which one of them
+/// never wins. Each replica queues its own writers of a secret (the service's write lanes), so
+/// replica A's next writer reads the item the moment A's write lands; B learns that it lost
+/// only after that write, so it re-reads just behind A's next writer, writes just behind it
+/// again, and loses again: every time, for as long as A has writers queued. On a server that
+/// answers in arrival order (moto, which the tests run single-threaded) this is deterministic
+/// (observed: one replica made no write for ten minutes while the other made 560); on DynamoDB
+/// it is a race that latency noise usually, but not always, breaks. A random pause lands the
+/// loser's re-read inside the winner's write often enough: DynamoDB's documented answer to
+/// contention (exponential backoff and jitter), scaled by the observed round trips so that it
+/// is milliseconds on DynamoDB and as long as a write cycle on a slow emulator. The core cannot
+/// sleep (it has no timer), so the pause is here, in the adapter of the storage that replicas
+/// share. It only delays a `Conflict` answer: nothing has been written when it runs.
+async fn contention_pause(failed_attempt: Duration) {
+    let window = (failed_attempt * 3).clamp(CONTENTION_WINDOW_MIN, CONTENTION_WINDOW_MAX);
+    // Any uniform fraction will do (jitter, not a secret): the low 32 bits of a v4 UUID.
+    let fraction = (uuid::Uuid::new_v4().as_u128() as u32) as f64 / (u32::MAX as f64 + 1.0);
+    tokio::time::sleep(window.mul_f64(fraction)).await;
+}
+
 #[async_trait]
 impl SecretRepository for DynamoDbSecretRepository {
     async fn get_by_name(
@@ -838,115 +969,12 @@ impl SecretRepository for DynamoDbSecretRepository {
         expected_revision: u64,
         writes: &VersionWrites,
     ) -> Result<(), RepositoryError> {
-        let pk = secret_pk(&record.scope, record.name.as_str());
-        let puts = distinct_values(&writes.put_values);
-        let put_ids: HashSet<&str> = puts.iter().map(|v| v.version_id.as_str()).collect();
-        let mut deletes: Vec<&VersionId> = Vec::new();
-        for id in &writes.delete_values {
-            if !put_ids.contains(id.as_str()) && !deletes.contains(&id) {
-                deletes.push(id);
-            }
+        let started = Instant::now();
+        let result = self.try_update(record, expected_revision, writes).await;
+        if matches!(result, Err(RepositoryError::Conflict)) {
+            contention_pause(started.elapsed()).await;
         }
-        if 1 + puts.len() + deletes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(RepositoryError::Unavailable(format!(
-                "update of {} writes {} values and deletes {}: more than one transaction holds",
-                record.arn,
-                puts.len(),
-                deletes.len()
-            )));
-        }
-
-        // The stored item at the expected revision: its version set (for the access-date map)
-        // and its AWSCURRENT copy. A different revision fails here without a write.
-        let stored = self
-            .get_item(
-                key(&pk, SECRET_SK),
-                Some(&[
-                    ARN,
-                    REV,
-                    VERSION_ACCESS,
-                    CURRENT_VERSION,
-                    CURRENT_KIND,
-                    CURRENT_ENVELOPE,
-                ]),
-            )
-            .await?;
-        let Some(stored) = stored else {
-            return Err(RepositoryError::Conflict);
-        };
-        if get_s(&stored, ARN) != Some(record.arn.as_str())
-            || get_u64(&stored, REV)? != Some(expected_revision)
-        {
-            return Err(RepositoryError::Conflict);
-        }
-        let current = self.current_envelope(record, &puts, &stored).await?;
-        let write = Self::secret_write(record, current.as_ref(), &stored, expected_revision)?;
-
-        if puts.is_empty() && deletes.is_empty() {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(write.key))
-                .update_expression(write.update)
-                .condition_expression(write.condition)
-                .set_expression_attribute_names(write.expr.names())
-                .set_expression_attribute_values(write.expr.values())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            return match result {
-                Ok(out) => {
-                    self.record("UpdateItem", Access::Write, out.consumed_capacity());
-                    Ok(())
-                }
-                Err(e) => {
-                    self.record("UpdateItem", Access::Write, None);
-                    if is_condition_failed(&e) || is_transaction_conflict(&e) {
-                        Err(RepositoryError::Conflict)
-                    } else {
-                        Err(sdk_error("UpdateItem", &e))
-                    }
-                }
-            };
-        }
-
-        let update = Update::builder()
-            .table_name(&*self.table)
-            .set_key(Some(write.key))
-            .update_expression(write.update)
-            .condition_expression(write.condition)
-            .set_expression_attribute_names(write.expr.names())
-            .set_expression_attribute_values(write.expr.values())
-            .build()
-            .map_err(build_error)?;
-        let mut actions = vec![TransactWriteItem::builder().update(update).build()];
-        for value in &puts {
-            actions.push(self.value_put(&pk, &record.arn, value)?);
-        }
-        for id in deletes {
-            // Only a value item of this very secret is removed.
-            let mut expr = Expr::default();
-            let condition = format!(
-                "attribute_not_exists({}) OR {} = {}",
-                expr.name(PK),
-                expr.name(ARN),
-                expr.value(s(record.arn.as_str()))
-            );
-            actions.push(
-                self.delete_action(key(&pk, &value_sk(id.as_str())), Some((condition, expr)))?,
-            );
-        }
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(match cancellation(&e) {
-                Some(Cancelled::ConditionFailed(0)) | Some(Cancelled::Conflict) => {
-                    RepositoryError::Conflict
-                }
-                Some(other) => self.cancelled("update", &record.arn, other),
-                None => sdk_error("TransactWriteItems", &e),
-            }),
-        }
+        result
     }
 
     async fn touch_accessed(
@@ -999,6 +1027,19 @@ impl SecretRepository for DynamoDbSecretRepository {
     /// A `Scan` of the `by_scope` index (every secret's index entry, ~0.1 read unit per secret:
     /// the gauges that call this then list each scope anyway). Exact, never stale beyond the
     /// index's own lag.
+    /// ARNs of secrets, across scopes, whose rotation is enabled and due at or before `now`
+    /// (the sparse `by_rotation` index; eventually consistent, as every index read).
+    async fn list_due_rotations(&self, now: Timestamp) -> Result<Vec<SecretArn>, RepositoryError> {
+        self.sparse_index_due(
+            INDEX_BY_ROTATION,
+            ROTATION_PK,
+            ROTATION_PK_VALUE,
+            ROTATION_AT,
+            now,
+        )
+        .await
+    }
+
     async fn list_scopes(&self) -> Result<Vec<Scope>, RepositoryError> {
         let mut expr = Expr::default();
         let projection = expr.projection(&[SCOPE]);

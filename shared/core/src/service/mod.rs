@@ -20,6 +20,11 @@ mod policies;
 mod random_password;
 mod read;
 mod rotation;
+mod rotation_jobs;
+
+pub use lookup::storage_error;
+pub use rotation::{rotation_token_digest, ROTATION_INCOMPLETE};
+pub use rotation_jobs::{service_context, Completion, JobStatus};
 mod tags;
 mod write;
 

@@ -3,6 +3,7 @@
 
 use super::lookup::storage_error;
 use super::mutate::{Change, DeletedSecrets};
+use super::rotation::{abandon_rotation, check_rotation_token};
 use super::{RequestContext, SecretsService};
 use crate::api::{
     ArnName, ArnNameVersion, PutSecretValueRequest, PutSecretValueResponse, SensitiveBlob,
@@ -199,22 +200,33 @@ impl SecretsService {
             .await?;
         let now = self.ports.clock.now();
         let id = req.secret_id.as_deref();
+        let rotation_token = req.rotation_token.as_ref().map(|t| t.0.to_string());
+        let moves_current = stages.iter().any(|s| s.as_str() == AWSCURRENT);
         let landed = self
             .mutate(ctx, id, DeletedSecrets::Refuse, |r| {
                 if r.version(&version_id).is_some_and(|v| v.has_value) {
                     // A concurrent retry with the same token landed first.
                     return Ok(Change::Unchanged(None));
                 }
+                if let Some(token) = &rotation_token {
+                    check_rotation_token(r, token)?;
+                }
+                let abandoned = rotation_token.is_none() && moves_current && abandon_rotation(r)?;
                 let stages = attach_new_version(r, &version_id, &stages, now, &sealed.key_arn)?;
                 let writes = VersionWrites {
                     put_values: vec![sealed.value.clone()],
                     delete_values: vec![],
                 };
-                Ok(Change::Write(Some(stages), writes))
+                Ok(Change::Write(Some((stages, abandoned)), writes))
             })
             .await?;
         match landed {
-            Some(stages) => Ok(respond(&record, stages)),
+            Some((stages, abandoned)) => {
+                if abandoned {
+                    self.rotation_abandoned(ctx, &record.arn).await?;
+                }
+                Ok(respond(&record, stages))
+            }
             None => {
                 let record = self.find_live_secret(ctx, id).await?;
                 same_value_or_conflict(self, ctx, &record, &version_id, &value).await?;
@@ -273,7 +285,7 @@ impl SecretsService {
             vec![]
         };
         let now = self.ports.clock.now();
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        let abandoned = self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
             if let Some(d) = &req.description {
                 r.description = Some(d.clone());
             }
@@ -290,18 +302,23 @@ impl SecretsService {
                     writes.put_values.push(value.clone());
                 }
             }
+            let mut abandoned = false;
             if let Some(sealed) = &sealed {
                 if r.version(&version_id).is_some() {
                     return Err(Error::ResourceExists(
                         "A version with this ClientRequestToken already exists; you can't modify an existing version.".into(),
                     ));
                 }
+                abandoned = abandon_rotation(r)?;
                 attach_new_version(r, &version_id, &[StageLabel::current()], now, &sealed.key_arn)?;
                 writes.put_values.push(sealed.value.clone());
             }
-            Ok(Change::Write((), writes))
+            Ok(Change::Write(abandoned, writes))
         })
         .await?;
+        if abandoned {
+            self.rotation_abandoned(ctx, &record.arn).await?;
+        }
         Ok(ArnNameVersion {
             arn: record.arn.to_string(),
             name: record.name.to_string(),
