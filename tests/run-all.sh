@@ -5,7 +5,8 @@
 # coffer-aws contract suites, and the whole end-to-end suite a second time against
 # `coffer serve --backend aws` (docs/aws-backend-testing.md).
 #
-# Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv) only when
+# Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv, postgresql,
+# mariadb-server; their services are never started) only when
 # missing, a Python venv at .venv with the pinned tools of tests/requirements.txt (moto's
 # server included; this script starts it on a free 127.0.0.1 port and stops it on exit).
 #
@@ -106,6 +107,29 @@ fi
 echo "aws: $(.venv/bin/aws --version 2>&1)"
 [[ -x .venv/bin/moto_server ]] || die ".venv has no moto_server (tests/requirements.txt pins moto[server])"
 echo "moto: $(.venv/bin/python -c 'import moto; print(moto.__version__)')"
+
+# Real PostgreSQL and MariaDB for the rotator tests: tests/src/databases.rs starts throwaway
+# servers on 127.0.0.1 itself, so the packages' own services must not run. While apt-get
+# installs them, a policy-rc.d (unless one exists) denies every service start.
+DB_PACKAGES=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || DB_PACKAGES+=(postgresql)
+[[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null || DB_PACKAGES+=(mariadb-server)
+if [[ ${#DB_PACKAGES[@]} -gt 0 ]]; then
+  echo "installing ${DB_PACKAGES[*]} (services not started)"
+  (
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+      $SUDO chmod 755 /usr/sbin/policy-rc.d
+    fi
+    apt_install "${DB_PACKAGES[@]}"
+  ) || die "installing ${DB_PACKAGES[*]} failed"
+fi
+echo "postgresql: $(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -1)"
+MARIADBD="$(command -v mariadbd || echo /usr/sbin/mariadbd)"
+echo "mariadb: $("$MARIADBD" --version)"
+# The rotator tests fail, instead of skipping, when a database is missing.
+export COFFER_REQUIRE_DATABASES=1
 cargo --version
 rustc --version
 

@@ -47,6 +47,7 @@ use sha2::{Digest, Sha256};
 
 pub mod aws;
 pub mod concurrency;
+pub mod databases;
 pub mod fault_proxy;
 
 pub use aws::{aws_mode, backend, AwsResources, Backend};
