@@ -9,19 +9,22 @@
 
 use crate::config::ServeArgs;
 use crate::credentials::{self, CredentialSource};
-use crate::rotation::NoRotationRunner;
 use crate::server::{BoxError, GaugePublisher, Wiring};
 use coffer_aws::dynamodb::create_table;
 use coffer_aws::metrics_cloudwatch::publish_gauges;
 use coffer_aws::wiring::{self, AuthMode, AwsSettings, Host};
 use coffer_core::keycache::CacheLimits;
 use coffer_core::metrics::ScopeGauges;
-use coffer_core::ports::MetricsSink;
+use coffer_core::ports::{MetricsSink, RotationFunction, RotationInvoker};
 use coffer_embedded::audit_log::JsonLinesAuditSink;
 use coffer_embedded::{OsRandom, SystemClock};
 use std::sync::Arc;
 
-pub async fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, BoxError> {
+pub async fn wire(
+    args: &ServeArgs,
+    metrics: Arc<dyn MetricsSink>,
+    rotation: Arc<dyn RotationInvoker>,
+) -> Result<Wiring, BoxError> {
     let table = args
         .table
         .clone()
@@ -61,9 +64,10 @@ pub async fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wir
         random: Arc::new(OsRandom),
         metrics,
         audit: Arc::new(JsonLinesAuditSink::stdout()),
-        rotation: Some(Arc::new(NoRotationRunner)),
+        rotation: Some(rotation),
     };
     let built = wiring::build(&settings, host).await?;
+    let lambda_functions: Arc<dyn RotationFunction> = Arc::new(built.rotation_function());
     Ok(Wiring {
         ports: built.ports,
         root,
@@ -75,6 +79,7 @@ pub async fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wir
         gauge_publisher: Some(Arc::new(CloudWatchGauges(
             coffer_aws::metrics_cloudwatch::Client::new(&built.sdk),
         ))),
+        lambda_functions: Some(lambda_functions),
     })
 }
 

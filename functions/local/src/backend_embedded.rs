@@ -4,12 +4,11 @@
 
 use crate::config::ServeArgs;
 use crate::credentials;
-use crate::rotation::NoRotationRunner;
 use crate::server::{BoxError, Wiring};
 use coffer_core::clock::RandomSource;
 use coffer_core::ids::Scope;
 use coffer_core::metrics::MeteredKeyProvider;
-use coffer_core::ports::MetricsSink;
+use coffer_core::ports::{MetricsSink, RotationFunction, RotationInvoker};
 use coffer_core::service::Ports;
 use coffer_embedded::audit_log::JsonLinesAuditSink;
 use coffer_embedded::{FileKeyring, OsRandom, SqliteSecretRepository, SystemClock};
@@ -45,7 +44,11 @@ fn load_or_create_paging_key(
     Ok(key)
 }
 
-pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, BoxError> {
+pub async fn wire(
+    args: &ServeArgs,
+    metrics: Arc<dyn MetricsSink>,
+    rotation: Arc<dyn RotationInvoker>,
+) -> Result<Wiring, BoxError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -74,7 +77,7 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
             keys: Arc::new(MeteredKeyProvider::new(keys, metrics.clone())),
             audit: Arc::new(audit),
             metrics,
-            rotation: Arc::new(NoRotationRunner),
+            rotation,
             clock: Arc::new(SystemClock),
             random,
         },
@@ -84,5 +87,33 @@ pub fn wire(args: &ServeArgs, metrics: Arc<dyn MetricsSink>) -> Result<Wiring, B
         paging_key,
         storage: format!("embedded (data directory {})", args.data_dir.display()),
         gauge_publisher: None,
+        lambda_functions: lambda_functions(args.lambda_endpoint.as_deref()).await?,
     })
+}
+
+/// Lambda Invoke of rotation functions at `--lambda-endpoint` (the `aws` feature has the
+/// Lambda client).
+#[cfg(feature = "aws")]
+async fn lambda_functions(
+    endpoint: Option<&str>,
+) -> Result<Option<Arc<dyn RotationFunction>>, BoxError> {
+    let Some(endpoint) = endpoint else {
+        return Ok(None);
+    };
+    let sdk = coffer_aws::wiring::load_sdk_config().await;
+    Ok(Some(Arc::new(
+        coffer_aws::lambda_invoke::LambdaRotationFunction::from_sdk(&sdk, Some(endpoint)),
+    )))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn lambda_functions(
+    endpoint: Option<&str>,
+) -> Result<Option<Arc<dyn RotationFunction>>, BoxError> {
+    match endpoint {
+        None => Ok(None),
+        Some(_) => {
+            Err("--lambda-endpoint needs the Lambda client: rebuild with `--features aws`".into())
+        }
+    }
 }

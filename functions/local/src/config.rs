@@ -71,9 +71,22 @@ pub struct ServeArgs {
     /// Seconds between signed digests of the audit trail (0: only on clean shutdown).
     #[arg(long, env = "COFFER_AUDIT_DIGEST_INTERVAL_SECS", default_value_t = 300)]
     pub audit_digest_interval_secs: u64,
-    /// Seconds between sweeps that purge secrets whose recovery window has ended.
-    #[arg(long, env = "COFFER_PURGE_INTERVAL_SECS", default_value_t = 60)]
-    pub purge_interval_secs: u64,
+    /// Seconds between scheduler ticks: start the rotations whose window opened, purge the
+    /// secrets whose recovery window ended (`--purge-interval-secs` is the old name).
+    #[arg(
+        long,
+        alias = "purge-interval-secs",
+        env = "COFFER_SCHEDULER_INTERVAL_SECS",
+        default_value_t = 60
+    )]
+    pub scheduler_interval_secs: u64,
+    /// Attempts of a failing rotation before the job gives up (AWSPENDING stays; the next
+    /// window or RotateSecret reattempts it).
+    #[arg(long, env = "COFFER_ROTATION_MAX_ATTEMPTS", default_value_t = 3)]
+    pub rotation_max_attempts: u32,
+    /// Seconds before the second attempt of a failing rotation, doubled for each further one.
+    #[arg(long, env = "COFFER_ROTATION_RETRY_BACKOFF_SECS", default_value_t = 5)]
+    pub rotation_retry_backoff_secs: u64,
     /// Storage and key backend.
     #[arg(long, env = "COFFER_BACKEND", value_enum, default_value = "embedded")]
     pub backend: Backend,

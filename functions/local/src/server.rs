@@ -1,12 +1,16 @@
 //! Serving: build the service and the router once from a backend's wiring, serve until
-//! SIGTERM/SIGINT (draining in-flight requests), and purge expired secrets in the background.
+//! SIGTERM/SIGINT (draining in-flight requests), and run the scheduler (due rotations, expired
+//! deletions) and the rotation runner in the background.
 //! The audit sink is checkpointed (a signed digest of the trail's head) every
 //! `--audit-digest-interval-secs` and once more after the drain. `GET /metrics` renders the
 //! counters plus the repository gauges, computed at scrape time.
 
 use crate::config::{Backend, ServeArgs};
 use crate::credentials::{self, CredentialSource};
+use crate::rotation::{self, LocalRotationFunctions, TokioSleeper};
 use axum::routing::get;
+use coffer_core::ports::{RotationFunction, RotationInvoker};
+use coffer_core::rotation_driver::{RetryPolicy, RotationDriver};
 use coffer_core::service::{Ports, SecretsService, ServiceConfig};
 use coffer_embedded::metrics::InProcessMetrics;
 use coffer_wire::auth::{RootCredentials, SigV4Authenticator};
@@ -30,6 +34,8 @@ pub struct Wiring {
     pub storage: String,
     /// Publishes the gauges somewhere outside the process (AWS backend: CloudWatch), if set.
     pub gauge_publisher: Option<Arc<dyn GaugePublisher>>,
+    /// Lambda Invoke of rotation functions that are not built in (`--lambda-endpoint`).
+    pub lambda_functions: Option<Arc<dyn RotationFunction>>,
 }
 
 /// Where the periodic gauges (ResourceCount, overdue rotations) go besides `/metrics`.
@@ -59,11 +65,12 @@ async fn gauge_loop(
 async fn wire_backend(
     args: &ServeArgs,
     metrics: Arc<InProcessMetrics>,
+    rotation: Arc<dyn RotationInvoker>,
 ) -> Result<Wiring, BoxError> {
     match args.backend {
-        Backend::Embedded => crate::backend_embedded::wire(args, metrics),
+        Backend::Embedded => crate::backend_embedded::wire(args, metrics, rotation).await,
         #[cfg(feature = "aws")]
-        Backend::Aws => crate::backend_aws::wire(args, metrics).await,
+        Backend::Aws => crate::backend_aws::wire(args, metrics, rotation).await,
         #[cfg(not(feature = "aws"))]
         Backend::Aws => Err("this coffer was built without the `aws` feature; rebuild with `cargo build --release --features aws`".into()),
     }
@@ -71,7 +78,8 @@ async fn wire_backend(
 
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let metrics = Arc::new(InProcessMetrics::new());
-    let wiring = wire_backend(&args, metrics.clone()).await?;
+    let (rotations, rotation_jobs) = rotation::queue();
+    let wiring = wire_backend(&args, metrics.clone(), rotations).await?;
     let keys = wiring.ports.keys.clone();
     let mut service = SecretsService::new(
         wiring.ports,
@@ -110,9 +118,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         }),
     );
 
-    let purge = tokio::spawn(purge_loop(
+    let scheduler = tokio::spawn(scheduler_loop(
         service.clone(),
-        Duration::from_secs(args.purge_interval_secs.max(1)),
+        Duration::from_secs(args.scheduler_interval_secs.max(1)),
     ));
     let digests = (args.audit_digest_interval_secs > 0).then(|| {
         tokio::spawn(digest_loop(
@@ -130,6 +138,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
+    let runner = tokio::spawn(rotation::run_jobs(
+        rotation_jobs,
+        Arc::new(rotation_driver(
+            &args,
+            &wiring.root,
+            wiring.lambda_functions.clone(),
+            local,
+            service.clone(),
+        )?),
+    ));
     announce(
         local,
         &args,
@@ -143,7 +161,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    purge.abort();
+    scheduler.abort();
+    runner.abort();
     if let Some(gauges) = gauges {
         gauges.abort();
     }
@@ -200,12 +219,53 @@ fn announce(
     tracing::info!(%local, "ready");
 }
 
-async fn purge_loop(service: Arc<SecretsService>, every: Duration) {
+/// The in-process rotation driver: built-in rotators call this server at `local` (loopback
+/// when it listens on every interface) as root.
+fn rotation_driver(
+    args: &ServeArgs,
+    root: &RootCredentials,
+    lambda: Option<Arc<dyn RotationFunction>>,
+    local: SocketAddr,
+    service: Arc<SecretsService>,
+) -> Result<RotationDriver, BoxError> {
+    let host = if local.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        local.ip()
+    };
+    let functions = LocalRotationFunctions::new(
+        format!("http://{}", SocketAddr::new(host, local.port())),
+        root.access_key_id.clone(),
+        root.secret_access_key.clone(),
+        lambda,
+    )?;
+    Ok(RotationDriver::new(
+        service,
+        Arc::new(functions),
+        Arc::new(TokioSleeper),
+        RetryPolicy {
+            max_attempts: args.rotation_max_attempts.max(1),
+            first_backoff: Duration::from_secs(args.rotation_retry_backoff_secs),
+            ..RetryPolicy::default()
+        },
+    ))
+}
+
+/// The scheduler's tick, every `--scheduler-interval-secs`: due rotations, expired deletions.
+async fn scheduler_loop(service: Arc<SecretsService>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        if let Err(e) = service.purge_expired().await {
-            tracing::warn!(error = %e, "purge of expired secrets failed; retrying next sweep");
+        match coffer_core::scheduler::tick(&service).await {
+            Ok(report) if !report.rotations_started.is_empty() || report.purged > 0 => {
+                tracing::info!(
+                    started = report.rotations_started.len(),
+                    purged = report.purged,
+                    "scheduler tick"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying next tick"),
         }
     }
 }
