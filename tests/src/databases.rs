@@ -156,6 +156,8 @@ fn os_user(name: &str) -> Option<(u32, u32)> {
 pub struct PostgresServer {
     port: u16,
     bin: PathBuf,
+    /// The CA that signed the server's certificate ([`PostgresServer::start_tls`]).
+    ca_bundle: Option<PathBuf>,
     process: Process,
 }
 
@@ -178,6 +180,22 @@ impl PostgresServer {
     /// Starts a fresh server; `None` (after a loud note) when PostgreSQL is not installed and
     /// `COFFER_REQUIRE_DATABASES` is not `1`.
     pub fn start() -> Option<PostgresServer> {
+        Self::launch(false)
+    }
+
+    /// As [`PostgresServer::start`], with TLS only: a certificate for IP 127.0.0.1 signed by a
+    /// fresh CA ([`PostgresServer::ca_bundle`]), and `hostssl` lines only in pg_hba.conf, so a
+    /// plain-text login is refused.
+    pub fn start_tls() -> Option<PostgresServer> {
+        Self::launch(true)
+    }
+
+    /// The PEM file of the CA that signed the server's certificate (TLS servers only).
+    pub fn ca_bundle(&self) -> Option<&Path> {
+        self.ca_bundle.as_deref()
+    }
+
+    fn launch(tls: bool) -> Option<PostgresServer> {
         let Some(bin) = postgres_bin_dir() else {
             return missing("PostgreSQL (/usr/lib/postgresql/*/bin/postgres)");
         };
@@ -217,6 +235,31 @@ impl PostgresServer {
         as_user(&mut initdb);
         run(&mut initdb, "initdb");
         std::fs::remove_file(&pwfile).expect("remove the password file");
+        let ca_bundle = tls.then(|| {
+            let ca = make_certificates(dir.path());
+            let key = dir.path().join("server.key");
+            if let Some((uid, gid)) = run_as {
+                chown(&key, Some(uid), Some(gid)).expect("chown the server key");
+            }
+            // TLS only from 127.0.0.1 (the Unix socket keeps plain access for nothing: unused).
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "hostssl all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .expect("write pg_hba.conf");
+            let conf = format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                dir.path().join("server.crt").display(),
+                key.display()
+            );
+            let mut postgresql_conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .expect("open postgresql.conf");
+            std::io::Write::write_all(&mut postgresql_conf, conf.as_bytes())
+                .expect("append to postgresql.conf");
+            ca
+        });
 
         let port = free_port();
         let (log, log_out) = log_file(dir.path(), "postgres.log");
@@ -250,7 +293,12 @@ impl PostgresServer {
                 .status()
                 .is_ok_and(|s| s.success())
         });
-        Some(PostgresServer { port, bin, process })
+        Some(PostgresServer {
+            port,
+            bin,
+            ca_bundle,
+            process,
+        })
     }
 
     pub fn host(&self) -> &'static str {
@@ -285,6 +333,49 @@ impl PostgresServer {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+}
+
+/// A throwaway CA (`ca.pem`) and a server certificate for IP 127.0.0.1 it signed
+/// (`server.crt`, `server.key` mode 0600) in `dir`, with the `openssl` CLI; returns the CA path.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let openssl = |args: &str, what: &str| {
+        run(
+            Command::new("openssl")
+                .current_dir(dir)
+                .args(args.split_whitespace()),
+            what,
+        );
+    };
+    let ec_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    std::fs::write(
+        dir.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .expect("write ca.ext");
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write server.ext");
+    openssl(
+        &format!("req {ec_key} -keyout ca.key -out ca.csr -subj /CN=coffer-test-ca"),
+        "openssl: CA key",
+    );
+    openssl(
+        "x509 -req -in ca.csr -key ca.key -out ca.pem -days 2 -extfile ca.ext",
+        "openssl: CA certificate",
+    );
+    openssl(
+        &format!("req {ec_key} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+        "openssl: server key",
+    );
+    openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt \
+         -days 2 -extfile server.ext",
+        "openssl: server certificate",
+    );
+    dir.join("ca.pem")
 }
 
 // ---------------------------------------------------------------------------------------------

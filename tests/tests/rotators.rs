@@ -130,6 +130,16 @@ impl Db {
     }
 }
 
+/// AWS's rotation event for one step (no RotationToken: see the module docs).
+fn event(arn: &str, token: &str, step: RotationStep) -> RotationStepEvent {
+    RotationStepEvent {
+        step,
+        secret_id: arn.to_string(),
+        client_request_token: token.to_string(),
+        rotation_token: None,
+    }
+}
+
 struct Fixture {
     // Field order: the databases stop before Coffer.
     db: Db,
@@ -141,7 +151,18 @@ struct Fixture {
 impl Fixture {
     /// Coffer and a database of `engine`; `None` when the database is not installed (skipped).
     fn start(engine: Engine) -> Option<Fixture> {
-        let db = Db::start(engine)?;
+        Some(Fixture::with_db(
+            Db::start(engine)?,
+            &TlsSettings::default(),
+        ))
+    }
+
+    /// Coffer, `db`, and a rotator trusting `tls`'s roots.
+    fn with_db(db: Db, tls: &TlsSettings) -> Fixture {
+        let engine = match db {
+            Db::Postgres(_) => Engine::Postgres,
+            Db::MariaDb(_) => Engine::MySql,
+        };
         let server = CofferServer::start();
         let client = server.default_client();
         // No excluded characters: passwords carry quotes and backslashes, exercising the
@@ -150,13 +171,13 @@ impl Fixture {
             exclude_characters: String::new(),
             length: 40,
         };
-        let rotator = Rotator::new(engine, client.clone(), passwords, &TlsSettings::default());
-        Some(Fixture {
+        let rotator = Rotator::new(engine, client.clone(), passwords, tls);
+        Fixture {
             db,
             client,
             rotator,
             _server: server,
-        })
+        }
     }
 
     async fn create_secret(&self, prefix: &str, json: &str) -> (String, String) {
@@ -181,13 +202,7 @@ impl Fixture {
     }
 
     async fn step(&self, arn: &str, token: &str, step: RotationStep) -> Result<(), RotatorError> {
-        let event = RotationStepEvent {
-            step,
-            secret_id: arn.to_string(),
-            client_request_token: token.to_string(),
-            rotation_token: None,
-        };
-        self.rotator.handle(&event).await
+        self.rotator.handle(&event(arn, token, step)).await
     }
 
     /// One whole rotation; returns the new AWSCURRENT version id.
@@ -458,16 +473,9 @@ async fn rotation_step_with_token_not_awspending_is_refused() {
         .version_id()
         .unwrap()
         .to_string();
-    let event = |step, token: &str| RotationStepEvent {
-        step,
-        secret_id: arn.clone(),
-        client_request_token: token.to_string(),
-        rotation_token: None,
-    };
-
     for step in RotationStep::ALL {
         let err = rotator
-            .handle(&event(step, &v1))
+            .handle(&event(&arn, &v1, step))
             .await
             .expect_err("AWSPREVIOUS is not AWSPENDING");
         assert_eq!(err.step, step);
@@ -479,7 +487,7 @@ async fn rotation_step_with_token_not_awspending_is_refused() {
         );
         let unknown = token();
         let err = rotator
-            .handle(&event(step, &unknown))
+            .handle(&event(&arn, &unknown, step))
             .await
             .expect_err("an unknown version");
         assert!(
@@ -489,7 +497,10 @@ async fn rotation_step_with_token_not_awspending_is_refused() {
             "{err}"
         );
         // A version that already is AWSCURRENT: nothing to do.
-        rotator.handle(&event(step, &v2)).await.expect("AWSCURRENT");
+        rotator
+            .handle(&event(&arn, &v2, step))
+            .await
+            .expect("AWSCURRENT");
     }
     assert_eq!(
         holder_of(&client, &arn, "AWSCURRENT").await.as_deref(),
@@ -559,4 +570,60 @@ async fn failed_steps_name_step_user_and_host_but_no_password() {
         assert!(!text.contains(pending_password.as_str()), "{text}");
     }
     assert!(f.db.user_exists("other") && !f.db.user_exists("other_clone"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+#[tokio::test]
+async fn postgres_offering_tls_is_rotated_over_verified_tls_only() {
+    let Some(pg) = PostgresServer::start_tls() else {
+        return;
+    };
+    let ca = pg.ca_bundle().expect("CA bundle").to_path_buf();
+    let trusting = TlsSettings::with_ca_bundle(&ca).expect("the CA bundle loads");
+    let f = Fixture::with_db(Db::Postgres(pg), &trusting);
+    f.db.sql("CREATE ROLE app LOGIN PASSWORD 'initial-Pw-5'; CREATE TABLE t_app (x int); GRANT SELECT ON t_app TO app;");
+    assert!(
+        f.db.login("app", "initial-Pw-5", "app").await.is_err(),
+        "the server refuses plain-text logins"
+    );
+    let (arn, _) = f
+        .create_secret("rot-tls", &f.db.secret_json("app", "initial-Pw-5", None))
+        .await;
+    let token = f.start_rotation(&arn).await;
+    f.step(&arn, &token, RotationStep::CreateSecret)
+        .await
+        .expect("createSecret");
+
+    // Webpki roots only: the test CA's certificate is refused, with no fallback to plain text.
+    let untrusting = Rotator::new(
+        Engine::Postgres,
+        f.client.clone(),
+        PasswordSettings::default(),
+        &TlsSettings::default(),
+    );
+    let err = untrusting
+        .handle(&event(&arn, &token, RotationStep::SetSecret))
+        .await
+        .expect_err("an unknown CA is refused");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    // With COFFER_DB_CA_BUNDLE's CA: TLS, verified, and the rotation completes.
+    for step in [
+        RotationStep::SetSecret,
+        RotationStep::TestSecret,
+        RotationStep::FinishSecret,
+    ] {
+        f.step(&arn, &token, step)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    assert_eq!(
+        holder_of(&f.client, &arn, "AWSCURRENT").await.as_deref(),
+        Some(token.as_str())
+    );
 }

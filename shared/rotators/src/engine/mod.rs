@@ -87,6 +87,22 @@ pub enum DbError {
     Statement(String),
 }
 
+/// `error` and its sources, `: `-separated (drivers keep the useful part, such as a certificate
+/// error under "error performing TLS handshake", in the sources).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// One engine: how to log in.
 #[async_trait]
 pub trait Database: Send + Sync {

@@ -17,7 +17,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, OptsBuilder, SslOpts};
 use zeroize::Zeroizing;
 
-use super::{Database, DbError, Login, Session, TlsMode};
+use super::{error_chain, Database, DbError, Login, Session, TlsMode};
 use crate::tls::{install_default_provider, TlsSettings};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -247,7 +247,7 @@ fn connect_error(e: mysql_async::Error) -> DbError {
         mysql_async::Error::Server(s) => {
             DbError::Connect(format!("{} (error {})", s.message, s.code))
         }
-        other => DbError::Connect(other.to_string()),
+        other => DbError::Connect(error_chain(&other)),
     }
 }
 
@@ -262,7 +262,7 @@ fn statement_error(e: mysql_async::Error) -> DbError {
             "error {} (SQLSTATE {}): {}",
             s.code, s.state, s.message
         )),
-        other => DbError::Connect(other.to_string()),
+        other => DbError::Connect(error_chain(&other)),
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use zeroize::Zeroizing;
 
-use super::{Database, DbError, Login, Session, TlsMode};
+use super::{error_chain, Database, DbError, Login, Session, TlsMode};
 use crate::tls::TlsSettings;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -186,14 +186,14 @@ fn statement_error(e: tokio_postgres::Error) -> DbError {
             DbError::Statement(format!("SQLSTATE {} (syntax error)", db.code().code()))
         }
         Some(db) => DbError::Statement(format!("SQLSTATE {}: {}", db.code().code(), db.message())),
-        None => DbError::Connect(e.to_string()),
+        None => DbError::Connect(error_chain(&e)),
     }
 }
 
 fn server_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => error_chain(e),
     }
 }
 
