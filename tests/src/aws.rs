@@ -29,20 +29,36 @@ pub enum Backend {
     Embedded,
     /// `coffer serve --backend aws` on moto: a DynamoDB table and a KMS key per server.
     Aws,
+    /// The `coffer-api` Lambda function under the Runtime API emulator behind an API Gateway
+    /// HTTP API front, on moto (a table and a key per server): `crate::lambda_runtime`.
+    Lambda,
 }
 
 /// The backend chosen by `COFFER_E2E_BACKEND` (`embedded`, the default, or `aws`).
 pub fn backend() -> Backend {
     match std::env::var("COFFER_E2E_BACKEND").as_deref() {
         Ok("aws") => Backend::Aws,
+        Ok("lambda") => Backend::Lambda,
         Ok("") | Ok("embedded") | Err(_) => Backend::Embedded,
-        Ok(other) => panic!("COFFER_E2E_BACKEND must be `embedded` or `aws`, not `{other}`"),
+        Ok(other) => {
+            panic!("COFFER_E2E_BACKEND must be `embedded`, `aws` or `lambda`, not `{other}`")
+        }
     }
 }
 
 /// True when spawned servers run on the AWS backend.
 pub fn aws_mode() -> bool {
     backend() == Backend::Aws
+}
+
+/// True when the servers are the `api` Lambda function under the emulator.
+pub fn lambda_mode() -> bool {
+    backend() == Backend::Lambda
+}
+
+/// True when storage is moto's (the AWS backend, or the Lambda function on it): slow writes.
+pub fn on_moto() -> bool {
+    matches!(backend(), Backend::Aws | Backend::Lambda)
 }
 
 /// moto's endpoint; panics with instructions when it is not configured.

@@ -49,8 +49,9 @@ pub mod aws;
 pub mod concurrency;
 pub mod databases;
 pub mod fault_proxy;
+pub mod lambda_runtime;
 
-pub use aws::{aws_mode, backend, AwsResources, Backend};
+pub use aws::{aws_mode, backend, lambda_mode, on_moto, AwsResources, Backend};
 use std::sync::Arc;
 
 /// Access key id of the root principal in spawned mode.
@@ -69,7 +70,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// `TransactWriteItems` deep-copies the whole table, and the secret item grows with every
 /// version) and a loaded test queues many of them; see docs/aws-backend-testing.md.
 fn operation_timeout() -> Duration {
-    if aws_mode() {
+    if on_moto() {
         Duration::from_secs(600)
     } else {
         Duration::from_secs(60)
@@ -127,6 +128,8 @@ enum Mode {
         secret_access_key: String,
         region: String,
     },
+    /// `COFFER_E2E_BACKEND=lambda`: the `api` function under the emulator on moto.
+    Lambda(Box<lambda_runtime::ApiDeployment>),
 }
 
 /// A Coffer server under test: spawned here, or the external one named by `COFFER_ENDPOINT`.
@@ -134,9 +137,31 @@ pub struct CofferServer {
     mode: Mode,
 }
 
-/// True when the tests target an external endpoint (`COFFER_ENDPOINT`).
+/// True when the tests target an external endpoint (`COFFER_E2E_ENDPOINT`, or the older
+/// `COFFER_ENDPOINT`): LocalStack, a deployed stack.
 pub fn external_mode() -> bool {
-    std::env::var("COFFER_ENDPOINT").is_ok_and(|v| !v.is_empty())
+    external_var("ENDPOINT").is_some()
+}
+
+/// `COFFER_E2E_<name>`, else `COFFER_<name>`, if set and not empty.
+fn external_var(name: &str) -> Option<String> {
+    [format!("COFFER_E2E_{name}"), format!("COFFER_{name}")]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+/// Why a test that needs a server process of its own skips in this mode, if it does.
+fn no_process_reason() -> Option<&'static str> {
+    if external_mode() {
+        Some("this test needs a locally spawned coffer (COFFER_E2E_ENDPOINT is set)")
+    } else if lambda_mode() {
+        Some(
+            "this test needs a coffer server process (restart, kill, logs, data directory); \
+             COFFER_E2E_BACKEND=lambda runs the api function under the Lambda emulator",
+        )
+    } else {
+        None
+    }
 }
 
 impl CofferServer {
@@ -146,6 +171,12 @@ impl CofferServer {
         if external_mode() {
             return CofferServer::external();
         }
+        if lambda_mode() {
+            let aws = Arc::new(AwsResources::create(DEFAULT_REGION));
+            return CofferServer {
+                mode: Mode::Lambda(Box::new(lambda_runtime::ApiDeployment::start(aws, 2))),
+            };
+        }
         CofferServer::spawn(ServerOptions::default())
     }
 
@@ -153,8 +184,8 @@ impl CofferServer {
     /// SQLite database or keyring (or drive the `coffer keys` CLI); `None`, with a note on
     /// stderr, in endpoint-agnostic mode and on the AWS backend, where none of that exists.
     pub fn start_local(options: ServerOptions) -> Option<CofferServer> {
-        if external_mode() {
-            eprintln!("skipped: this test needs a locally spawned coffer (COFFER_ENDPOINT is set)");
+        if let Some(reason) = no_process_reason() {
+            eprintln!("skipped: {reason}");
             return None;
         }
         if aws_mode() {
@@ -171,8 +202,8 @@ impl CofferServer {
     /// restart, SIGTERM) or its logs but nothing backend-specific; `None`, with a note on
     /// stderr, in endpoint-agnostic mode.
     pub fn start_process(options: ServerOptions) -> Option<CofferServer> {
-        if external_mode() {
-            eprintln!("skipped: this test needs a locally spawned coffer (COFFER_ENDPOINT is set)");
+        if let Some(reason) = no_process_reason() {
+            eprintln!("skipped: {reason}");
             return None;
         }
         Some(CofferServer::spawn(options))
@@ -194,6 +225,7 @@ impl CofferServer {
         match &self.mode {
             Mode::Spawned(s) if s.aws.is_some() => Some(Backend::Aws),
             Mode::Spawned(_) => Some(Backend::Embedded),
+            Mode::Lambda(_) => Some(Backend::Lambda),
             Mode::External { .. } => None,
         }
     }
@@ -202,6 +234,7 @@ impl CofferServer {
     pub fn aws_resources(&self) -> Option<&Arc<AwsResources>> {
         match &self.mode {
             Mode::Spawned(s) => s.aws.as_ref(),
+            Mode::Lambda(d) => Some(&d.aws),
             Mode::External { .. } => None,
         }
     }
@@ -239,17 +272,18 @@ impl CofferServer {
 
     fn external() -> CofferServer {
         let var = |name: &str| {
-            std::env::var(name)
-                .unwrap_or_else(|_| panic!("COFFER_ENDPOINT is set but {name} is not"))
+            external_var(name).unwrap_or_else(|| {
+                panic!("COFFER_E2E_ENDPOINT is set but COFFER_E2E_{name} is not")
+            })
         };
         CofferServer {
             mode: Mode::External {
-                endpoint: var("COFFER_ENDPOINT").trim_end_matches('/').to_string(),
-                access_key_id: var("COFFER_ACCESS_KEY_ID"),
-                secret_access_key: var("COFFER_SECRET_ACCESS_KEY"),
-                region: std::env::var("COFFER_REGION")
-                    .or_else(|_| std::env::var("AWS_REGION"))
-                    .unwrap_or_else(|_| DEFAULT_REGION.to_string()),
+                endpoint: var("ENDPOINT").trim_end_matches('/').to_string(),
+                access_key_id: var("ACCESS_KEY_ID"),
+                secret_access_key: var("SECRET_ACCESS_KEY"),
+                region: external_var("REGION")
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .unwrap_or_else(|| DEFAULT_REGION.to_string()),
             },
         }
     }
@@ -257,7 +291,7 @@ impl CofferServer {
     fn spawn(options: ServerOptions) -> CofferServer {
         let aws = match backend() {
             Backend::Embedded => None,
-            Backend::Aws => Some(Arc::new(AwsResources::create(DEFAULT_REGION))),
+            Backend::Aws | Backend::Lambda => Some(Arc::new(AwsResources::create(DEFAULT_REGION))),
         };
         CofferServer::spawn_on(options, aws)
     }
@@ -305,14 +339,14 @@ impl CofferServer {
     fn spawned(&self) -> &Spawned {
         match &self.mode {
             Mode::Spawned(s) => s,
-            Mode::External { .. } => panic!("this needs a spawned server; use start_local()"),
+            _ => panic!("this needs a spawned server; use start_local()"),
         }
     }
 
     fn spawned_mut(&mut self) -> &mut Spawned {
         match &mut self.mode {
             Mode::Spawned(s) => s,
-            Mode::External { .. } => panic!("this needs a spawned server; use start_local()"),
+            _ => panic!("this needs a spawned server; use start_local()"),
         }
     }
 
@@ -325,6 +359,7 @@ impl CofferServer {
     pub fn endpoint(&self) -> String {
         match &self.mode {
             Mode::Spawned(s) => format!("http://127.0.0.1:{}", s.port),
+            Mode::Lambda(d) => d.endpoint.clone(),
             Mode::External { endpoint, .. } => endpoint.clone(),
         }
     }
@@ -332,7 +367,7 @@ impl CofferServer {
     /// The region tests use by default.
     pub fn region(&self) -> String {
         match &self.mode {
-            Mode::Spawned(_) => DEFAULT_REGION.to_string(),
+            Mode::Spawned(_) | Mode::Lambda(_) => DEFAULT_REGION.to_string(),
             Mode::External { region, .. } => region.clone(),
         }
     }
@@ -340,7 +375,7 @@ impl CofferServer {
     /// The account id the server was started with (known only in spawned mode).
     pub fn account_id(&self) -> Option<&str> {
         match &self.mode {
-            Mode::Spawned(_) => Some(TEST_ACCOUNT_ID),
+            Mode::Spawned(_) | Mode::Lambda(_) => Some(TEST_ACCOUNT_ID),
             Mode::External { .. } => None,
         }
     }
@@ -348,7 +383,7 @@ impl CofferServer {
     /// The access key pair the clients sign with.
     pub fn credentials(&self) -> (String, String) {
         match &self.mode {
-            Mode::Spawned(_) => (
+            Mode::Spawned(_) | Mode::Lambda(_) => (
                 TEST_ACCESS_KEY_ID.to_string(),
                 TEST_SECRET_ACCESS_KEY.to_string(),
             ),

@@ -11,7 +11,7 @@ const PUTS_PER_TASK: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn put_secret_value_concurrent_writers_keep_every_version_and_label_order() {
-    if aws_mode() && !external_mode() {
+    if on_moto() && !external_mode() {
         // On moto each write to a secret with N versions costs O(N) (see
         // docs/aws-backend-testing.md): one 32 × 50 run takes many minutes there, and
         // aws_backend.rs runs it through two replicas with these same checks.

@@ -69,10 +69,12 @@ struct ContextFacts {
 
 fn context_facts(context: Option<&RequestContext>) -> ContextFacts {
     let caller = |arn: &Option<String>, key: &Option<String>| {
-        arn.as_ref().filter(|a| !a.is_empty()).map(|arn| ApiGatewayCaller {
-            user_arn: arn.clone(),
-            access_key_id: key.clone(),
-        })
+        arn.as_ref()
+            .filter(|a| !a.is_empty())
+            .map(|arn| ApiGatewayCaller {
+                user_arn: arn.clone(),
+                access_key_id: key.clone(),
+            })
     };
     let ip = |s: &Option<String>| s.as_deref().and_then(|s| s.parse().ok());
     match context {
@@ -124,7 +126,11 @@ pub fn into_router_request(event: lambda_http::Request) -> axum::extract::Reques
     let signed = parts.uri.path().to_string();
     let routed = route_path(&signed, facts.stage.as_deref());
     if routed != signed {
-        let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         if let Ok(uri) = format!("{routed}{query}").parse() {
             parts.uri = uri;
             parts.extensions.insert(SignedPath(signed));
@@ -158,7 +164,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn http_api_event(body: &str, authorizer: serde_json::Value, stage: &str) -> lambda_http::Request {
+    fn http_api_event(
+        body: &str,
+        authorizer: serde_json::Value,
+        stage: &str,
+    ) -> lambda_http::Request {
         let event = json!({
             "version": "2.0",
             "routeKey": "POST /",
@@ -191,14 +201,26 @@ mod tests {
 
     #[tokio::test]
     async fn into_router_request_http_api_keeps_body_headers_and_source_ip() {
-        let request = into_router_request(http_api_event(r#"{"MaxResults": 1}"#, json!(null), "$default"));
+        let request = into_router_request(http_api_event(
+            r#"{"MaxResults": 1}"#,
+            json!(null),
+            "$default",
+        ));
         assert_eq!(request.uri().path(), "/");
-        assert_eq!(request.headers()["x-amz-target"], "secretsmanager.ListSecrets");
-        let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        assert_eq!(
+            request.headers()["x-amz-target"],
+            "secretsmanager.ListSecrets"
+        );
+        let ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         assert_eq!(ip, Some("203.0.113.7".parse().unwrap()));
         assert!(request.extensions().get::<ApiGatewayCaller>().is_none());
         assert!(request.extensions().get::<SignedPath>().is_none());
-        let body = axum::body::to_bytes(request.into_body(), 1024).await.unwrap();
+        let body = axum::body::to_bytes(request.into_body(), 1024)
+            .await
+            .unwrap();
         assert_eq!(&body[..], br#"{"MaxResults": 1}"#);
     }
 
@@ -208,8 +230,14 @@ mod tests {
             "callerId": "AROA:alice", "userArn": "arn:aws:sts::111122223333:assumed-role/dev/alice",
             "userId": "AROA:alice"}});
         let request = into_router_request(http_api_event("{}", authorizer, "$default"));
-        let caller = request.extensions().get::<ApiGatewayCaller>().expect("caller");
-        assert_eq!(caller.user_arn, "arn:aws:sts::111122223333:assumed-role/dev/alice");
+        let caller = request
+            .extensions()
+            .get::<ApiGatewayCaller>()
+            .expect("caller");
+        assert_eq!(
+            caller.user_arn,
+            "arn:aws:sts::111122223333:assumed-role/dev/alice"
+        );
         assert_eq!(caller.access_key_id.as_deref(), Some("ASIAEXAMPLE"));
     }
 

@@ -19,7 +19,9 @@ const FUNCTION: &str = "coffer-api";
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
@@ -44,7 +46,11 @@ async fn main() -> ExitCode {
         },
     );
     let router = gateway::router(&settings, Arc::new(service));
-    match lambda_http::run(lambda_http::service_fn(move |event| gateway::handle(router.clone(), event))).await {
+    match lambda_http::run(lambda_http::service_fn(move |event| {
+        gateway::handle(router.clone(), event)
+    }))
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{FUNCTION}: the runtime loop ended: {e}");

@@ -205,10 +205,15 @@ mod tests {
     #[test]
     fn function_error_message_reads_lambda_error_shapes() {
         assert_eq!(
-            function_error_message(br#"{"errorType":"ValueError","errorMessage":"setSecret: cannot log in"}"#),
+            function_error_message(
+                br#"{"errorType":"ValueError","errorMessage":"setSecret: cannot log in"}"#
+            ),
             "ValueError: setSecret: cannot log in"
         );
-        assert_eq!(function_error_message(br#"{"errorMessage":"boom"}"#), "boom");
+        assert_eq!(
+            function_error_message(br#"{"errorMessage":"boom"}"#),
+            "boom"
+        );
         assert_eq!(
             function_error_message(br#"{"Type":"User","Message":"Function not found"}"#),
             "Function not found"

@@ -23,7 +23,9 @@ use crate::kms::KmsKeyProvider;
 use crate::lambda_invoke::{LambdaRotationFunction, LambdaRotationInvoker};
 use coffer_core::clock::{Clock, RandomSource};
 use coffer_core::keycache::{CacheLimits, CachingKeyProvider};
-use coffer_core::ports::{AuditSink, MetricsSink, RotationInvoker, RotationJob, RotationStartError};
+use coffer_core::ports::{
+    AuditSink, MetricsSink, RotationInvoker, RotationJob, RotationStartError,
+};
 use coffer_core::service::Ports;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -115,11 +117,17 @@ pub struct AwsSettings {
     pub data_key_cache: CacheLimits,
 }
 
-fn parse_number<T: std::str::FromStr>(name: &str, value: Option<String>, default: T) -> Result<T, ConfigError> {
+fn parse_number<T: std::str::FromStr>(
+    name: &str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
     match value {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| {
-            ConfigError(format!("{name} must be a non-negative whole number, not {v:?}"))
+            ConfigError(format!(
+                "{name} must be a non-negative whole number, not {v:?}"
+            ))
         }),
     }
 }
@@ -128,7 +136,9 @@ fn parse_bool(name: &str, value: Option<String>) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::trim) {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(ConfigError(format!("{name} must be true or false, not {other:?}"))),
+        Some(other) => Err(ConfigError(format!(
+            "{name} must be true or false, not {other:?}"
+        ))),
     }
 }
 
@@ -143,7 +153,9 @@ impl AwsSettings {
     }
 
     /// The settings from any variable lookup (tests pass a map). Empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<AwsSettings, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<AwsSettings, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &str, what: &str| {
             get(name).ok_or_else(|| ConfigError(format!("{name} is required ({what})")))
@@ -184,7 +196,10 @@ impl AwsSettings {
             defaults.ttl_ms / 1000,
         )?;
         if ttl_secs < 0 {
-            return Err(ConfigError(format!("{} must not be negative", env::DATA_KEY_CACHE_SECS)));
+            return Err(ConfigError(format!(
+                "{} must not be negative",
+                env::DATA_KEY_CACHE_SECS
+            )));
         }
         let settings = AwsSettings {
             table,
@@ -215,9 +230,12 @@ impl AwsSettings {
     pub fn paging_key(&self) -> Result<[u8; 32], ConfigError> {
         match (&self.paging_secret, &self.auth) {
             (Some(secret), _) => Ok(derived_paging_key(secret)),
-            (None, AuthMode::SigV4 { secret_access_key, .. }) => {
-                Ok(derived_paging_key(secret_access_key))
-            }
+            (
+                None,
+                AuthMode::SigV4 {
+                    secret_access_key, ..
+                },
+            ) => Ok(derived_paging_key(secret_access_key)),
             (None, AuthMode::Iam) => Err(ConfigError(format!(
                 "{} is required with COFFER_AUTH_MODE=iam (the key of NextToken, shared by \
                  every instance; at least 16 characters)",
@@ -303,7 +321,8 @@ impl RotationInvoker for RotationNotConfigured {
     async fn start(&self, job: RotationJob) -> Result<(), RotationStartError> {
         Err(RotationStartError(format!(
             "{} is not set: no rotation job started for {}",
-            env::ROTATION_FUNCTION, job.secret_arn
+            env::ROTATION_FUNCTION,
+            job.secret_arn
         )))
     }
 }
@@ -432,13 +451,20 @@ mod tests {
         assert_eq!(s.rotation_function, None);
         assert!(matches!(s.auth, AuthMode::SigV4 { .. }));
         assert_eq!(s.data_key_cache, CacheLimits::default());
-        assert_eq!(s.paging_key().unwrap(), derived_paging_key("topsecret-root-key"));
+        assert_eq!(
+            s.paging_key().unwrap(),
+            derived_paging_key("topsecret-root-key")
+        );
         assert!(!format!("{s:?}").contains("topsecret"), "{s:?}");
     }
 
     #[test]
     fn from_lookup_missing_table_names_the_variable() {
-        let all: Vec<_> = BASE.iter().filter(|(k, _)| *k != "COFFER_TABLE").copied().collect();
+        let all: Vec<_> = BASE
+            .iter()
+            .filter(|(k, _)| *k != "COFFER_TABLE")
+            .copied()
+            .collect();
         let e = AwsSettings::from_lookup(lookup(&all)).unwrap_err();
         assert!(e.to_string().contains("COFFER_TABLE is required"), "{e}");
     }
@@ -448,10 +474,19 @@ mod tests {
         for (extra, needle) in [
             (("COFFER_ACCOUNT_ID", "12345"), "12-digit"),
             (("COFFER_AUTH_MODE", "basic"), "`sigv4` or `iam`"),
-            (("COFFER_DATA_KEY_CACHE_SECS", "ten"), "COFFER_DATA_KEY_CACHE_SECS"),
-            (("COFFER_DATA_KEY_CACHE_ENTRIES", "-1"), "COFFER_DATA_KEY_CACHE_ENTRIES"),
+            (
+                ("COFFER_DATA_KEY_CACHE_SECS", "ten"),
+                "COFFER_DATA_KEY_CACHE_SECS",
+            ),
+            (
+                ("COFFER_DATA_KEY_CACHE_ENTRIES", "-1"),
+                "COFFER_DATA_KEY_CACHE_ENTRIES",
+            ),
             (("COFFER_AUDIT_REQUIRED", "yes"), "COFFER_AUDIT_REQUIRED"),
-            (("COFFER_ROOT_SECRET_ACCESS_KEY", ""), "COFFER_ROOT_SECRET_ACCESS_KEY is required"),
+            (
+                ("COFFER_ROOT_SECRET_ACCESS_KEY", ""),
+                "COFFER_ROOT_SECRET_ACCESS_KEY is required",
+            ),
         ] {
             let e = AwsSettings::from_lookup(lookup(&with(&[extra]))).unwrap_err();
             let text = e.to_string();
@@ -462,7 +497,8 @@ mod tests {
 
     #[test]
     fn from_lookup_iam_needs_a_paging_secret() {
-        let e = AwsSettings::from_lookup(lookup(&with(&[("COFFER_AUTH_MODE", "iam")]))).unwrap_err();
+        let e =
+            AwsSettings::from_lookup(lookup(&with(&[("COFFER_AUTH_MODE", "iam")]))).unwrap_err();
         assert!(e.to_string().contains("COFFER_PAGING_SECRET"), "{e}");
         let s = AwsSettings::from_lookup(lookup(&with(&[
             ("COFFER_AUTH_MODE", "iam"),
