@@ -278,6 +278,19 @@ else
   AWS_PASSED=$((AWS_PASSED + P))
   AWS_IGNORED=$((AWS_IGNORED + I))
 
+  section "end-to-end suite through the api Lambda function (Runtime API emulator, same moto)"
+  # docs/lambda.md: the real coffer-api binary under tests/src/lambda_runtime.rs, behind an API
+  # Gateway HTTP API (payload 2.0) front. Tests that need a server process skip with a reason.
+  cargo build -p coffer-api || die "cargo build -p coffer-api failed"
+  # shellcheck disable=SC2086
+  COFFER_E2E_BACKEND=lambda COFFER_BIN="$WORK/coffer-aws" COFFER_API_BIN="$ROOT/target/debug/coffer-api" \
+    cargo test -p coffer-e2e ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test-e2e-lambda.log" ||
+    die "the end-to-end suite failed through the api Lambda function"
+  read -r P F I < <(count_results "$WORK/cargo-test-e2e-lambda.log")
+  [[ $P -gt 0 ]] || die "the Lambda run ran no test"
+  AWS_PASSED=$((AWS_PASSED + P))
+  AWS_IGNORED=$((AWS_IGNORED + I))
+
   section "stop moto"
   stop_pid "$MOTO_PID"
   MOTO_PID=""
@@ -293,5 +306,5 @@ echo "==== summary"
 printf '%s\n' "${SUMMARY[@]}"
 echo "total: $((SECONDS - RUN_START))s"
 echo "cargo test: $TESTS_PASSED passed, $TESTS_FAILED failed, $TESTS_IGNORED ignored; CLI smoke: ${SMOKE_PASSED:-0} checks"
-echo "AWS backend on moto (coffer-aws contracts + e2e suite): $AWS_PASSED passed, $AWS_IGNORED ignored"
+echo "AWS backend on moto (coffer-aws contracts + e2e suite on coffer serve and through Lambda): $AWS_PASSED passed, $AWS_IGNORED ignored"
 echo "run-all: $((TESTS_PASSED + ${SMOKE_PASSED:-0} + AWS_PASSED)) passed, 0 failed, $((TESTS_IGNORED + AWS_IGNORED)) skipped"
