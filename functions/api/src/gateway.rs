@@ -65,6 +65,9 @@ struct ContextFacts {
     source_ip: Option<IpAddr>,
     caller: Option<ApiGatewayCaller>,
     stage: Option<String>,
+    /// The path the client requested, as API Gateway reports it (REST: `requestContext.path`,
+    /// with the stage on execute-api domains and without on custom domains).
+    client_path: Option<String>,
 }
 
 fn context_facts(context: Option<&RequestContext>) -> ContextFacts {
@@ -86,11 +89,13 @@ fn context_facts(context: Option<&RequestContext>) -> ContextFacts {
                 .and_then(|a| a.iam.as_ref())
                 .and_then(|iam| caller(&iam.user_arn, &iam.access_key)),
             stage: c.stage.clone(),
+            client_path: None,
         },
         Some(RequestContext::ApiGatewayV1(c)) => ContextFacts {
             source_ip: ip(&c.identity.source_ip),
             caller: caller(&c.identity.user_arn, &c.identity.access_key),
             stage: c.stage.clone(),
+            client_path: c.path.clone().filter(|p| p.starts_with('/')),
         },
         _ => ContextFacts::default(),
     }
@@ -115,6 +120,9 @@ fn route_path(path: &str, stage: Option<&str>) -> String {
 /// The router's request for an event: same method, headers and body bytes.
 pub fn into_router_request(event: lambda_http::Request) -> axum::extract::Request {
     let facts = context_facts(event.request_context_ref());
+    // HTTP API: `rawPath` is what the client sent (lambda_http adds a missing stage prefix to
+    // the URI); REST: the context's path.
+    let raw_path = Some(event.raw_http_path().to_string()).filter(|p| p.starts_with('/'));
     let (mut parts, body) = event.into_parts();
     let body = match body {
         Body::Empty => AxumBody::empty(),
@@ -123,9 +131,14 @@ pub fn into_router_request(event: lambda_http::Request) -> axum::extract::Reques
         // Event bodies are Empty, Text or Binary; anything newer arrives empty.
         _ => AxumBody::empty(),
     };
-    let signed = parts.uri.path().to_string();
-    let routed = route_path(&signed, facts.stage.as_deref());
-    if routed != signed {
+    let uri_path = parts.uri.path().to_string();
+    let routed = route_path(&uri_path, facts.stage.as_deref());
+    let signed = facts
+        .client_path
+        .clone()
+        .or(raw_path)
+        .unwrap_or_else(|| uri_path.clone());
+    if routed != uri_path || signed != routed {
         let query = parts
             .uri
             .query()
@@ -133,8 +146,8 @@ pub fn into_router_request(event: lambda_http::Request) -> axum::extract::Reques
             .unwrap_or_default();
         if let Ok(uri) = format!("{routed}{query}").parse() {
             parts.uri = uri;
-            parts.extensions.insert(SignedPath(signed));
         }
+        parts.extensions.insert(SignedPath(signed));
     }
     if let Some(ip) = facts.source_ip {
         parts.extensions.insert(ConnectInfo(SocketAddr::new(ip, 0)));
@@ -248,6 +261,53 @@ mod tests {
         assert_eq!(
             request.extensions().get::<SignedPath>(),
             Some(&SignedPath("/prod/".to_string()))
+        );
+    }
+
+    #[test]
+    fn into_router_request_rest_event_signs_the_context_path() {
+        let event = |context_path: &str| {
+            json!({
+                "resource": "/", "path": "/", "httpMethod": "POST",
+                "headers": {"Host": "abc.execute-api.us-east-1.amazonaws.com",
+                            "X-Amz-Target": "secretsmanager.ListSecrets"},
+                "multiValueHeaders": {"Host": ["abc.execute-api.us-east-1.amazonaws.com"],
+                                      "X-Amz-Target": ["secretsmanager.ListSecrets"]},
+                "queryStringParameters": null, "multiValueQueryStringParameters": null,
+                "pathParameters": null, "stageVariables": null,
+                "requestContext": {
+                    "accountId": "111122223333", "apiId": "abc", "httpMethod": "POST",
+                    "identity": {"sourceIp": "198.51.100.9",
+                                 "userArn": "arn:aws:iam::111122223333:user/bob"},
+                    "path": context_path, "protocol": "HTTP/1.1", "requestId": "r",
+                    "requestTimeEpoch": 1704067200000i64, "resourceId": "x",
+                    "resourcePath": "/", "stage": "prod"
+                },
+                "body": "{}", "isBase64Encoded": false
+            })
+            .to_string()
+        };
+        // execute-api domain: the client signed /prod/.
+        let request =
+            into_router_request(lambda_http::request::from_str(&event("/prod/")).unwrap());
+        assert_eq!(request.uri().path(), "/");
+        assert_eq!(
+            request.extensions().get::<SignedPath>(),
+            Some(&SignedPath("/prod/".into()))
+        );
+        let caller = request.extensions().get::<ApiGatewayCaller>().unwrap();
+        assert_eq!(caller.user_arn, "arn:aws:iam::111122223333:user/bob");
+        let ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        assert_eq!(ip, Some("198.51.100.9".parse().unwrap()));
+        // A custom domain without base path: the client signed /.
+        let request = into_router_request(lambda_http::request::from_str(&event("/")).unwrap());
+        assert_eq!(request.uri().path(), "/");
+        assert_eq!(
+            request.extensions().get::<SignedPath>(),
+            Some(&SignedPath("/".into()))
         );
     }
 

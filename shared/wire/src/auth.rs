@@ -240,3 +240,71 @@ impl Authenticator for SigV4Authenticator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts<'a>(headers: &'a http::HeaderMap) -> RequestParts<'a> {
+        RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers,
+            body: b"{}",
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        // The authenticators never wait on I/O here: one poll with a no-op waker finishes them.
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("the authenticator waited"),
+        }
+    }
+
+    #[test]
+    fn api_gateway_iam_caller_from_context_is_the_principal() {
+        let auth = ApiGatewayIamAuthenticator::new("eu-west-1");
+        let headers = http::HeaderMap::new();
+        let mut extensions = http::Extensions::new();
+        extensions.insert(ApiGatewayCaller {
+            user_arn: "arn:aws:sts::111122223333:assumed-role/dev/alice".to_string(),
+            access_key_id: Some("ASIAEXAMPLE".to_string()),
+        });
+        let a = block_on(auth.authenticate_with(&parts(&headers), &extensions)).unwrap();
+        assert_eq!(a.region, "eu-west-1");
+        assert_eq!(a.principal.account, "111122223333");
+        assert_eq!(a.caller.identity_type, "AssumedRole");
+        assert_eq!(
+            a.caller.principal_arn,
+            "arn:aws:sts::111122223333:assumed-role/dev/alice"
+        );
+        assert_eq!(a.caller.access_key_id.as_deref(), Some("ASIAEXAMPLE"));
+    }
+
+    #[test]
+    fn api_gateway_iam_without_context_caller_is_refused() {
+        let auth = ApiGatewayIamAuthenticator::new("us-east-1");
+        let mut headers = http::HeaderMap::new();
+        // A client-supplied signature or header never stands in for the context.
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=x".parse().unwrap(),
+        );
+        let none = http::Extensions::new();
+        let e = block_on(auth.authenticate_with(&parts(&headers), &none)).unwrap_err();
+        assert_eq!(e.code(), "MissingAuthenticationTokenException");
+        let e = block_on(auth.authenticate(&parts(&headers))).unwrap_err();
+        assert_eq!(e.code(), "MissingAuthenticationTokenException");
+        let mut bad = http::Extensions::new();
+        bad.insert(ApiGatewayCaller {
+            user_arn: "not-an-arn".to_string(),
+            access_key_id: None,
+        });
+        let e = block_on(auth.authenticate_with(&parts(&headers), &bad)).unwrap_err();
+        assert_eq!(e.code(), "UnrecognizedClientException");
+    }
+}
