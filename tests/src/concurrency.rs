@@ -18,11 +18,11 @@
 //!
 //! The final pair also has to name the last commits: no acknowledged put may have been sent
 //! after the final current was answered.
-
 //!
 //! With several endpoints, writer task `i` sends to endpoint `i % n` and the pollers and readers
 //! alternate too, so the order checks span replicas: their commits meet only in the shared
-//! storage's conditional writes.
+//! storage's conditional writes; and no endpoint may go without an acknowledged put for more
+//! than half of the writers' time (one replica starving behind the other's queue of writers).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +36,8 @@ use crate::{list_all_versions, random_alnum, token, version_stages};
 
 #[derive(Debug, Clone)]
 struct Put {
+    /// Index of the client (endpoint) it went to.
+    endpoint: usize,
     version: String,
     value: String,
     sent: Instant,
@@ -58,6 +60,11 @@ pub struct ConcurrencyReport {
     pub write_time: Duration,
     /// Time the whole run took (writes, checks, read-back).
     pub total_time: Duration,
+    /// Per endpoint: the slowest acknowledged put (a replica that keeps losing the race for the
+    /// secret shows here long before a client timeout).
+    pub slowest_put: Vec<Duration>,
+    /// Per endpoint: the longest time without an acknowledged put while the writers ran.
+    pub longest_gap: Vec<Duration>,
 }
 
 /// (current, previous) from one DescribeSecret, after checking the snapshot is consistent.
@@ -91,16 +98,22 @@ pub async fn concurrent_puts_keep_every_version_and_label_order(
     puts_per_task: usize,
 ) -> ConcurrencyReport {
     assert!(!clients.is_empty(), "at least one client");
-    let client_for = |i: usize| clients[i % clients.len()].clone();
+    let n_endpoints = clients.len();
+    let client_for = |i: usize| clients[i % n_endpoints].clone();
     let started = Instant::now();
 
-    // The pollers pause between DescribeSecret calls: 2 ms, or 50 ms on the AWS backend, where
-    // moto serves one request at a time and a DescribeSecret of a secret with many versions
-    // costs it tens of milliseconds that the writers would otherwise wait for.
-    let poll_pause = if crate::aws_mode() {
-        Duration::from_millis(50)
-    } else {
-        Duration::from_millis(2)
+    // The pollers pause between DescribeSecret calls: 2 ms, or on the AWS backend 50 ms and at
+    // least three times what their last call took. moto serves one request at a time, and a
+    // DescribeSecret of a secret with 1,000 versions costs it as much as a writer's read (up to
+    // a second late in a 32 × 50 run): two pollers without that pause would take half of
+    // moto's turns from the writers.
+    let aws = crate::aws_mode();
+    let poll_pause = move |last_call: Duration| {
+        if aws {
+            (last_call * 3).max(Duration::from_millis(50))
+        } else {
+            Duration::from_millis(2)
+        }
     };
     let stop = Arc::new(AtomicBool::new(false));
     let snapshots: Arc<Mutex<Vec<Snapshot>>> = Arc::new(Mutex::new(Vec::new()));
@@ -112,10 +125,12 @@ pub async fn concurrent_puts_keep_every_version_and_label_order(
         let snapshots = snapshots.clone();
         pollers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
+                let asked = Instant::now();
                 let stages = version_stages(&client, &name).await;
+                let took = asked.elapsed();
                 let pair = current_and_previous(&stages);
                 snapshots.lock().await.push(pair);
-                tokio::time::sleep(poll_pause).await;
+                tokio::time::sleep(poll_pause(took)).await;
             }
         }));
     }
@@ -142,6 +157,7 @@ pub async fn concurrent_puts_keep_every_version_and_label_order(
                 assert_eq!(out.version_id(), Some(version.as_str()));
                 assert_eq!(out.version_stages(), ["AWSCURRENT"]);
                 done.push(Put {
+                    endpoint: task % n_endpoints,
                     version,
                     value,
                     sent,
@@ -156,12 +172,53 @@ pub async fn concurrent_puts_keep_every_version_and_label_order(
         puts.extend(w.await.expect("writer task"));
     }
     let write_time = started.elapsed();
+    let slowest_put: Vec<Duration> = (0..clients.len())
+        .map(|e| {
+            puts.iter()
+                .filter(|p| p.endpoint == e)
+                .map(|p| p.answered - p.sent)
+                .max()
+                .unwrap_or_default()
+        })
+        .collect();
+    let longest_gap: Vec<Duration> = (0..clients.len())
+        .map(|e| {
+            let mut acks: Vec<Instant> = puts
+                .iter()
+                .filter(|p| p.endpoint == e)
+                .map(|p| p.answered)
+                .collect();
+            acks.sort();
+            let mut last = started;
+            let mut gap = Duration::ZERO;
+            for a in acks {
+                gap = gap.max(a - last);
+                last = a;
+            }
+            gap
+        })
+        .collect();
     stop.store(true, Ordering::Relaxed);
     for p in pollers {
         p.await.expect("poller task");
     }
     assert_eq!(puts.len(), tasks * puts_per_task);
     let by_version: HashMap<&str, &Put> = puts.iter().map(|p| (p.version.as_str(), p)).collect();
+
+    // 0. No endpoint starves. Each endpoint queues its own writers of the secret, so one
+    //    that keeps losing the race for the storage's conditional write to another endpoint's
+    //    queue would make no progress until the other's writers are done (observed on moto
+    //    before the DynamoDB adapter's pause after a lost race): the puts still all land in the
+    //    end when the run is short, so the checks below alone would not notice.
+    if n_endpoints > 1 {
+        for (e, gap) in longest_gap.iter().enumerate() {
+            assert!(
+                *gap <= write_time / 2,
+                "endpoint {e} acknowledged no put for {gap:?} of the writers' {write_time:?}: \
+                 it kept losing the race for the secret to the other endpoints (starvation)"
+            );
+        }
+    }
     assert_eq!(by_version.len(), puts.len(), "VersionIds are unique");
 
     let client = &clients[0];
@@ -315,5 +372,7 @@ pub async fn concurrent_puts_keep_every_version_and_label_order(
         pairs: report_pairs,
         write_time,
         total_time: started.elapsed(),
+        slowest_put,
+        longest_gap,
     }
 }

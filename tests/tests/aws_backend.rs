@@ -860,9 +860,10 @@ async fn two_replicas_sharing_a_table_keep_every_version_and_label_order() {
     let name = unique_name("replicas");
     let (_, initial) = create_string_secret(&clients[0], &name, "initial").await;
     // 32 writers as in the core issue's test. Puts per writer: 50 with
-    // COFFER_E2E_REPLICA_PUTS=50 (the full acceptance run); 10 by default, because moto's
-    // TransactWriteItems deep-copies the table for its rollback, so on moto the cost of a put
-    // grows with every version and 1,600 puts take tens of minutes (docs/aws-backend-testing.md).
+    // COFFER_E2E_REPLICA_PUTS=50 (the full acceptance run, ~50 minutes on moto); 10 by default,
+    // because on moto the cost of every request on the secret grows with its versions (the
+    // secret item holds them all, and TransactWriteItems deep-copies the table for its
+    // rollback): docs/aws-backend-testing.md, "Cost on moto, and timings".
     let puts_per_writer = std::env::var("COFFER_E2E_REPLICA_PUTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -876,13 +877,16 @@ async fn two_replicas_sharing_a_table_keep_every_version_and_label_order() {
     )
     .await;
     eprintln!(
-        "two replicas: {} puts in {:.1} s ({:.0} puts/s), {:.1} s in all; {} snapshots, {} pairs",
+        "two replicas: {} puts in {:.1} s ({:.0} puts/s), {:.1} s in all; {} snapshots, {} pairs; \
+         per replica: slowest put {:?}, longest time without an acknowledged put {:?}",
         report.puts,
         report.write_time.as_secs_f64(),
         report.puts as f64 / report.write_time.as_secs_f64(),
         report.total_time.as_secs_f64(),
         report.snapshots,
-        report.pairs
+        report.pairs,
+        report.slowest_put,
+        report.longest_gap
     );
 }
 

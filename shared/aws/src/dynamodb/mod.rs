@@ -819,9 +819,9 @@ const CONTENTION_WINDOW_MAX: Duration = Duration::from_secs(2);
 /// only after that write, so it re-reads just behind A's next writer, writes just behind it
 /// again, and loses again: every time, for as long as A has writers queued. On a server that
 /// answers in arrival order (moto, which the tests run single-threaded) this is deterministic
-/// (observed: one replica made no write for ten minutes while the other made 560); on DynamoDB
+/// (observed: one replica made no write for ten minutes while the other made ~600); on DynamoDB
 /// it is a race that latency noise usually, but not always, breaks. A random pause lands the
-/// loser's re-read inside the winner's write often enough: DynamoDB's documented answer to
+/// loser's re-read inside the winner's write often enough: AWS's documented answer to
 /// contention (exponential backoff and jitter), scaled by the observed round trips so that it
 /// is milliseconds on DynamoDB and as long as a write cycle on a slow emulator. The core cannot
 /// sleep (it has no timer), so the pause is here, in the adapter of the storage that replicas
