@@ -281,7 +281,10 @@ else
   section "end-to-end suite through the api Lambda function (Runtime API emulator, same moto)"
   # docs/lambda.md: the real coffer-api binary under tests/src/lambda_runtime.rs, behind an API
   # Gateway HTTP API (payload 2.0) front. Tests that need a server process skip with a reason.
-  cargo build -p coffer-api || die "cargo build -p coffer-api failed"
+  # The Lambda functions (tests/tests/lambda_rotation.rs runs api, rotation, scheduler and a
+  # rotator together under the emulator).
+  cargo build -p coffer-api -p coffer-rotation -p coffer-scheduler -p coffer-rotator-postgres \
+    -p coffer-rotator-mysql || die "building the Lambda functions failed"
   # shellcheck disable=SC2086
   COFFER_E2E_BACKEND=lambda COFFER_BIN="$WORK/coffer-aws" COFFER_API_BIN="$ROOT/target/debug/coffer-api" \
     cargo test -p coffer-e2e ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test-e2e-lambda.log" ||

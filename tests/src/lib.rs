@@ -430,26 +430,7 @@ impl CofferServer {
         secret: &str,
         attempts: u32,
     ) -> Client {
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(Credentials::new(
-                access_key_id,
-                secret,
-                None,
-                None,
-                "coffer-e2e",
-            ))
-            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_timeout(operation_timeout())
-                    .build(),
-            )
-            .build();
-        Client::from_conf(config)
+        sdk_client(&self.endpoint(), region, access_key_id, secret, attempts)
     }
 
     /// The data directory of a spawned server.
@@ -690,6 +671,37 @@ pub fn coffer_bin() -> PathBuf {
 }
 
 /// The workspace root (the parent of this crate's directory).
+/// An official SDK client for the Secrets Manager API at `endpoint`, signing with static
+/// credentials, making at most `attempts` attempts per call.
+pub fn sdk_client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+    attempts: u32,
+) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "coffer-e2e",
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(operation_timeout())
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest

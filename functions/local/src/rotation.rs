@@ -14,11 +14,10 @@ use coffer_core::ports::{
     RotationFunction, RotationInvoker, RotationJob, RotationStartError, RotationStepEvent,
     StepFailure,
 };
-use coffer_core::rotation_driver::{RotationDriver, Sleeper};
+use coffer_core::rotation_driver::RotationDriver;
 use coffer_rotators::{ClientSettings, Engine, PasswordSettings, Rotator, TlsSettings};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
 use zeroize::Zeroizing;
 
@@ -48,16 +47,6 @@ pub async fn run_jobs(mut jobs: mpsc::UnboundedReceiver<RotationJob>, driver: Ar
             let outcome = driver.run(&job).await;
             tracing::info!(secret = %job.secret_arn, ?outcome, "rotation job ended");
         });
-    }
-}
-
-/// The driver's waits between attempts, on tokio's timer.
-pub struct TokioSleeper;
-
-#[async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
     }
 }
 

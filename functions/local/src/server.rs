@@ -7,12 +7,13 @@
 
 use crate::config::{Backend, ServeArgs};
 use crate::credentials::{self, CredentialSource};
-use crate::rotation::{self, LocalRotationFunctions, TokioSleeper};
+use crate::rotation::{self, LocalRotationFunctions};
 use axum::routing::get;
 use coffer_core::ports::{RotationFunction, RotationInvoker};
 use coffer_core::rotation_driver::{RetryPolicy, RotationDriver};
 use coffer_core::service::{Ports, SecretsService, ServiceConfig};
 use coffer_embedded::metrics::InProcessMetrics;
+use coffer_embedded::TokioSleeper;
 use coffer_wire::auth::{RootCredentials, SigV4Authenticator};
 use coffer_wire::WireState;
 use std::io::Write;

@@ -11,4 +11,4 @@ pub mod system_clock;
 pub use keyring::{FileKeyring, KeyMetadata, KeyringError};
 pub use random::OsRandom;
 pub use sqlite::SqliteSecretRepository;
-pub use system_clock::SystemClock;
+pub use system_clock::{SystemClock, TokioSleeper};

@@ -1,8 +1,10 @@
 //! `SystemClock`: the wall clock as the core's [`Clock`] port (creation dates, rotation
-//! schedules, recovery windows, SigV4 time checks). Tests inject a fixed clock instead.
+//! schedules, recovery windows, SigV4 time checks), and `TokioSleeper`: real waits for the
+//! rotation driver's backoff. Tests inject a fixed clock and instant waits instead.
 
 use coffer_core::clock::{Clock, Timestamp};
-use std::time::{SystemTime, UNIX_EPOCH};
+use coffer_core::rotation_driver::Sleeper;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The system's real-time clock, in UTC milliseconds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,6 +18,17 @@ impl Clock for SystemClock {
             Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
         };
         Timestamp::from_millis(millis)
+    }
+}
+
+/// Waits on tokio's timer (the rotation driver's backoff between attempts).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleeper;
+
+#[async_trait::async_trait]
+impl Sleeper for TokioSleeper {
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
     }
 }
 

@@ -1,0 +1,71 @@
+//! The cold start every Coffer Lambda function that serves or drives secrets shares (`api`,
+//! `rotation`, `scheduler`): logging to standard error, the configuration from the environment
+//! (`coffer_aws::wiring::AwsSettings`, documented in docs/lambda.md), the AWS clients and ports
+//! built once, and the `SecretsService` on them. Bad configuration fails the cold start through
+//! `coffer_aws::lambda_init::fail_init` (a message naming the setting, reported to the Runtime
+//! API), never with a panic.
+//!
+//! Place in the data path: the first thing each function's `main` does, before its runtime loop.
+
+pub use coffer_aws::lambda_init::fail_init;
+use coffer_aws::lambda_invoke::LambdaRotationFunction;
+use coffer_aws::wiring::{self, AwsSettings, Host};
+use coffer_core::service::{SecretsService, ServiceConfig};
+use coffer_embedded::audit_log::JsonLinesAuditSink;
+use coffer_embedded::{OsRandom, SystemClock};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// What a cold start built.
+pub struct ColdStart {
+    pub settings: AwsSettings,
+    pub service: Arc<SecretsService>,
+    /// The standard AWS configuration the clients were made from (for further clients).
+    pub sdk: aws_config::SdkConfig,
+    /// Lambda `Invoke` of rotation functions (the rotation driver's steps).
+    pub rotation_function: LambdaRotationFunction,
+}
+
+/// Logs to standard error (Lambda ships it to the function's log group); `RUST_LOG` filters.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+/// Reads the configuration and builds the service; on bad configuration reports the init
+/// error and returns the exit code the process ends with.
+pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
+    init_logging();
+    let settings = match AwsSettings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => return Err(fail_init(function, &e.to_string()).await),
+    };
+    let host = Host::lambda(
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        Arc::new(JsonLinesAuditSink::stdout()),
+    );
+    let built = match wiring::build(&settings, host).await {
+        Ok(built) => built,
+        Err(e) => return Err(fail_init(function, &e.to_string()).await),
+    };
+    let rotation_function = built.rotation_function();
+    let service = SecretsService::new(
+        built.ports,
+        ServiceConfig {
+            paging_key: built.paging_key,
+            audit_required: settings.audit_required,
+        },
+    );
+    Ok(ColdStart {
+        settings,
+        service: Arc::new(service),
+        sdk: built.sdk,
+        rotation_function,
+    })
+}
