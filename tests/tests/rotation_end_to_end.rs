@@ -476,7 +476,10 @@ async fn alternating_users_rotation_has_zero_failed_logins_over_twenty_rotations
     let db = Arc::new(db);
     let (attempts, failures) = logins_during_rotations(&server, db, &arn, 20).await;
     println!("alternating users: {failures} failed logins of {attempts} over 20 rotations");
-    assert!(attempts >= 20, "the client loop ran throughout ({attempts} logins)");
+    assert!(
+        attempts >= 20,
+        "the client loop ran throughout ({attempts} logins)"
+    );
     assert_eq!(failures, 0, "zero downtime with alternating users");
 }
 
@@ -492,7 +495,10 @@ async fn single_user_rotation_failed_logins_are_measured() {
     let db = Arc::new(db);
     let (attempts, failures) = logins_during_rotations(&server, db.clone(), &arn, 20).await;
     println!("single user: {failures} failed logins of {attempts} over 20 rotations");
-    assert!(attempts >= 20, "the client loop ran throughout ({attempts} logins)");
+    assert!(
+        attempts >= 20,
+        "the client loop ran throughout ({attempts} logins)"
+    );
     // The measured figure is reported, not bounded: between setSecret and finishSecret the
     // database has the new password while AWSCURRENT still holds the old one.
     let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
