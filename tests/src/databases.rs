@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::free_port;
+use coffer_rotators::Engine;
 
 /// The master (superuser) of every test database.
 pub const MASTER_USER: &str = "coffer_master";
@@ -524,5 +525,149 @@ impl MariaDbServer {
                 .env("MYSQL_PWD", MASTER_PASSWORD),
             sql,
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Either engine
+
+/// A throwaway database of either engine, with the engine-specific SQL the scenarios need.
+pub enum TestDatabase {
+    Postgres(PostgresServer),
+    MariaDb(MariaDbServer),
+}
+
+impl TestDatabase {
+    pub fn start(engine: Engine) -> Option<TestDatabase> {
+        match engine {
+            Engine::Postgres => PostgresServer::start().map(TestDatabase::Postgres),
+            Engine::MySql => MariaDbServer::start().map(TestDatabase::MariaDb),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            TestDatabase::Postgres(pg) => pg.port(),
+            TestDatabase::MariaDb(m) => m.port(),
+        }
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        match self {
+            TestDatabase::Postgres(pg) => pg.sql(sql),
+            TestDatabase::MariaDb(m) => m.sql(sql),
+        }
+    }
+
+    /// The secret JSON of `user` (AWS's template fields).
+    pub fn secret_json(&self, user: &str, password: &str, master_arn: Option<&str>) -> String {
+        let mut value = serde_json::json!({
+            "engine": match self { TestDatabase::Postgres(_) => "postgres", TestDatabase::MariaDb(_) => "mariadb" },
+            "host": "127.0.0.1",
+            "port": self.port(),
+            "username": user,
+            "password": password,
+        });
+        if let TestDatabase::Postgres(_) = self {
+            value["dbname"] = "postgres".into();
+        }
+        if let Some(arn) = master_arn {
+            value["masterarn"] = arn.into();
+        }
+        value.to_string()
+    }
+
+    /// Creates `user` with `password` and SELECT on a table of its own (`t_<user>`).
+    pub fn create_user(&self, user: &str, password: &str) {
+        match self {
+            TestDatabase::Postgres(_) => self.sql(&format!(
+                "CREATE ROLE {user} LOGIN PASSWORD '{password}'; CREATE TABLE t_{user} (x int); \
+                 GRANT SELECT ON t_{user} TO {user};"
+            )),
+            TestDatabase::MariaDb(_) => self.sql(&format!(
+                "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+                 CREATE DATABASE IF NOT EXISTS appdb; CREATE TABLE appdb.t_{user} (x int); \
+                 GRANT SELECT ON appdb.t_{user} TO '{user}'@'%';"
+            )),
+        };
+    }
+
+    pub fn user_exists(&self, user: &str) -> bool {
+        let count = match self {
+            TestDatabase::Postgres(_) => self.sql(&format!(
+                "SELECT count(*) FROM pg_roles WHERE rolname = '{user}'"
+            )),
+            TestDatabase::MariaDb(_) => self.sql(&format!(
+                "SELECT count(*) FROM mysql.user WHERE User = '{user}'"
+            )),
+        };
+        count == "1"
+    }
+
+    /// Logs in as `user` and reads `table_of`'s table (`t_<table_of>`): proves the password
+    /// and the privilege.
+    pub async fn login(&self, user: &str, password: &str, table_of: &str) -> Result<(), String> {
+        match self {
+            TestDatabase::Postgres(pg) => {
+                let (client, connection) = tokio_postgres::Config::new()
+                    .host(pg.host())
+                    .port(pg.port())
+                    .user(user)
+                    .password(password)
+                    .dbname("postgres")
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(connection);
+                client
+                    .simple_query(&format!("SELECT count(*) FROM t_{table_of}"))
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            TestDatabase::MariaDb(m) => {
+                use mysql_async::prelude::Queryable;
+                let opts = mysql_async::OptsBuilder::default()
+                    .ip_or_hostname(m.host())
+                    .tcp_port(m.port())
+                    .prefer_socket(false)
+                    .user(Some(user))
+                    .pass(Some(password));
+                let mut conn = mysql_async::Conn::new(opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let result = conn
+                    .query_drop(format!("SELECT count(*) FROM appdb.t_{table_of}"))
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = conn.disconnect().await;
+                result
+            }
+        }
+    }
+
+    /// Sets `user`'s password behind the secret's back (as the master).
+    pub fn set_password(&self, user: &str, password: &str) {
+        match self {
+            TestDatabase::Postgres(_) => {
+                self.sql(&format!("ALTER ROLE {user} PASSWORD '{password}';"))
+            }
+            TestDatabase::MariaDb(_) => self.sql(&format!(
+                "ALTER USER '{user}'@'%' IDENTIFIED BY '{password}';"
+            )),
+        };
+    }
+
+    /// The master user's secret JSON.
+    pub fn master_json(&self) -> String {
+        self.secret_json(MASTER_USER, MASTER_PASSWORD, None)
+    }
+
+    /// The built-in rotator for this engine.
+    pub fn engine(&self) -> Engine {
+        match self {
+            TestDatabase::Postgres(_) => Engine::Postgres,
+            TestDatabase::MariaDb(_) => Engine::MySql,
+        }
     }
 }

@@ -12,7 +12,7 @@
 //! alternating-users rotations (the single-user strategy's failures are counted and printed).
 
 use aws_sdk_secretsmanager::Client;
-use coffer_e2e::databases::{MariaDbServer, PostgresServer};
+use coffer_e2e::databases::{MariaDbServer, PostgresServer, TestDatabase as Db};
 use coffer_e2e::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,116 +38,9 @@ fn rotating_server() -> Option<CofferServer> {
     ]))
 }
 
-enum Db {
-    Postgres(PostgresServer),
-    MariaDb(MariaDbServer),
-}
-
-impl Db {
-    fn port(&self) -> u16 {
-        match self {
-            Db::Postgres(pg) => pg.port(),
-            Db::MariaDb(m) => m.port(),
-        }
-    }
-
-    fn sql(&self, sql: &str) -> String {
-        match self {
-            Db::Postgres(pg) => pg.sql(sql),
-            Db::MariaDb(m) => m.sql(sql),
-        }
-    }
-
-    fn create_user(&self, user: &str, password: &str) {
-        match self {
-            Db::Postgres(_) => self.sql(&format!("CREATE ROLE {user} LOGIN PASSWORD '{password}';")),
-            Db::MariaDb(_) => self.sql(&format!(
-                "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT USAGE ON *.* TO '{user}'@'%';"
-            )),
-        };
-    }
-
-    fn set_password(&self, user: &str, password: &str) {
-        match self {
-            Db::Postgres(_) => self.sql(&format!("ALTER ROLE {user} PASSWORD '{password}';")),
-            Db::MariaDb(_) => self.sql(&format!(
-                "ALTER USER '{user}'@'%' IDENTIFIED BY '{password}';"
-            )),
-        };
-    }
-
-    fn secret_json(&self, user: &str, password: &str, master_arn: Option<&str>) -> String {
-        let mut value = serde_json::json!({
-            "engine": match self { Db::Postgres(_) => "postgres", Db::MariaDb(_) => "mariadb" },
-            "host": "127.0.0.1",
-            "port": self.port(),
-            "username": user,
-            "password": password,
-        });
-        if let Db::Postgres(_) = self {
-            value["dbname"] = "postgres".into();
-        }
-        if let Some(arn) = master_arn {
-            value["masterarn"] = arn.into();
-        }
-        value.to_string()
-    }
-
-    fn master_json(&self) -> String {
-        self.secret_json(
-            coffer_e2e::databases::MASTER_USER,
-            coffer_e2e::databases::MASTER_PASSWORD,
-            None,
-        )
-    }
-
-    fn rotator(&self) -> &'static str {
-        match self {
-            Db::Postgres(_) => "coffer-rotator-postgres",
-            Db::MariaDb(_) => "coffer-rotator-mysql",
-        }
-    }
-
-    /// Opens a connection as `user` and runs `SELECT 1`.
-    async fn login(&self, user: &str, password: &str) -> Result<(), String> {
-        match self {
-            Db::Postgres(pg) => {
-                let (client, connection) = tokio_postgres::Config::new()
-                    .host(pg.host())
-                    .port(pg.port())
-                    .user(user)
-                    .password(password)
-                    .dbname("postgres")
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let driver = tokio::spawn(connection);
-                let result = client
-                    .simple_query("SELECT 1")
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string());
-                drop(client);
-                let _ = driver.await;
-                result
-            }
-            Db::MariaDb(m) => {
-                use mysql_async::prelude::Queryable;
-                let opts = mysql_async::OptsBuilder::default()
-                    .ip_or_hostname(m.host())
-                    .tcp_port(m.port())
-                    .prefer_socket(false)
-                    .user(Some(user))
-                    .pass(Some(password));
-                let mut conn = mysql_async::Conn::new(opts)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let result = conn.query_drop("SELECT 1").await.map_err(|e| e.to_string());
-                let _ = conn.disconnect().await;
-                result
-            }
-        }
-    }
+/// The built-in rotator's name for the database's engine.
+fn rotator(db: &Db) -> &'static str {
+    db.engine().rotator_name()
 }
 
 fn postgres() -> Option<Db> {
@@ -271,17 +164,17 @@ async fn single_user_rotation(db: Db) {
     let client = server.default_client();
     db.create_user("app", "Initial-Pw-1");
     let (arn, v1) = create_secret(&client, &db.secret_json("app", "Initial-Pw-1", None)).await;
-    let pending = start_rotation(&client, &arn, &rotator_arn(&server, db.rotator())).await;
+    let pending = start_rotation(&client, &arn, &rotator_arn(&server, rotator(&db))).await;
     wait_rotated(&server, &client, &arn, &pending).await;
 
     let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
     assert_eq!(user, "app");
     assert_ne!(password, "Initial-Pw-1");
-    db.login(&user, &password)
+    db.login(&user, &password, "app")
         .await
         .expect("the new AWSCURRENT logs in");
     assert!(
-        db.login("app", "Initial-Pw-1").await.is_err(),
+        db.login("app", "Initial-Pw-1", "app").await.is_err(),
         "the old password no longer works"
     );
     assert_eq!(
@@ -326,12 +219,12 @@ async fn alternating_users_rotation(db: Db) {
     };
     let client = server.default_client();
     let (arn, v1) = alternating_secret(&db, &client).await;
-    let pending = start_rotation(&client, &arn, &rotator_arn(&server, db.rotator())).await;
+    let pending = start_rotation(&client, &arn, &rotator_arn(&server, rotator(&db))).await;
     wait_rotated(&server, &client, &arn, &pending).await;
 
     let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
     assert_eq!(user, "app_clone");
-    db.login(&user, &password)
+    db.login(&user, &password, "app")
         .await
         .expect("the new AWSCURRENT logs in");
     assert_eq!(
@@ -343,7 +236,7 @@ async fn alternating_users_rotation(db: Db) {
         (previous_user.as_str(), previous_password.as_str()),
         ("app", "Initial-Pw-2")
     );
-    db.login(&previous_user, &previous_password)
+    db.login(&previous_user, &previous_password, "app")
         .await
         .expect("AWSPREVIOUS keeps working for a full cycle");
     wait_events(&server, &arn, "RotationSucceeded", 1).await;
@@ -374,7 +267,7 @@ async fn failing_set_secret_keeps_awscurrent_and_a_rotate_secret_after_the_fix_s
     let (arn, v1) = create_secret(&client, &db.secret_json("app", "Initial-Pw-3", None)).await;
     // Someone changed the password behind the secret's back: setSecret cannot log in.
     db.set_password("app", "Changed-Out-Of-Band-3");
-    let lambda = rotator_arn(&server, db.rotator());
+    let lambda = rotator_arn(&server, rotator(&db));
     let pending = start_rotation(&client, &arn, &lambda).await;
 
     // Two attempts (the server's --rotation-max-attempts), each reported with its step.
@@ -413,7 +306,7 @@ async fn failing_set_secret_keeps_awscurrent_and_a_rotate_secret_after_the_fix_s
     assert!(err.message().unwrap_or_default().contains("reattempted"));
     wait_rotated(&server, &client, &arn, &pending).await;
     let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
-    db.login(&user, &password)
+    db.login(&user, &password, "app")
         .await
         .expect("the rotated credentials log in");
     wait_events(&server, &arn, "RotationSucceeded", 1).await;
@@ -446,13 +339,13 @@ async fn logins_during_rotations(
                 ticker.tick().await;
                 let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
                 attempts.fetch_add(1, Ordering::SeqCst);
-                if db.login(&user, &password).await.is_err() {
+                if db.login(&user, &password, "app").await.is_err() {
                     failures.fetch_add(1, Ordering::SeqCst);
                 }
             }
         })
     };
-    let lambda = rotator_arn(server, db.rotator());
+    let lambda = rotator_arn(server, rotator(&db));
     for _ in 0..rotations {
         let pending = start_rotation(&client, arn, &lambda).await;
         wait_rotated(server, &client, arn, &pending).await;
@@ -502,7 +395,7 @@ async fn single_user_rotation_failed_logins_are_measured() {
     // The measured figure is reported, not bounded: between setSecret and finishSecret the
     // database has the new password while AWSCURRENT still holds the old one.
     let (user, password) = credentials(&client, &arn, "AWSCURRENT").await;
-    db.login(&user, &password)
+    db.login(&user, &password, "app")
         .await
         .expect("the final AWSCURRENT logs in");
 }
