@@ -531,7 +531,13 @@ pub fn http_api_event(
     } else {
         "$default".to_string()
     };
-    let host = joined.get("host").cloned().unwrap_or_default();
+    // API Gateway always knows its domain; an empty one would make lambda_http read the path
+    // as a host name.
+    let host = joined
+        .get("host")
+        .cloned()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".to_string());
     let mut query_parameters = serde_json::Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
