@@ -135,4 +135,80 @@ out="$(sm get-random-password)"
 check "get-random-password returns 32 characters" "$out" "(.RandomPassword | length) == 32"
 
 sm delete-secret --secret-id "$NAME" --force-delete-without-recovery >/dev/null
+
+# `coffer admin` (the admin API's CLI): COFFER_BIN, else target/debug/coffer, else coffer on PATH.
+COFFER_BIN="${COFFER_BIN:-$ROOT/target/debug/coffer}"
+[[ -x "$COFFER_BIN" ]] || COFFER_BIN="$(command -v coffer || true)"
+if [[ -z "$COFFER_BIN" ]]; then
+  echo "# no coffer binary: skipping the coffer admin checks"
+else
+  admin() { "$COFFER_BIN" admin "$@" --endpoint-url "$ENDPOINT"; }
+  USER_NAME="smoke-$(date +%s)-$RANDOM"
+  ADMIN_SECRET="$NAME-admin"
+  ADMIN_ARN="$(sm create-secret --name "$ADMIN_SECRET" --secret-string admin-value | jq -r .ARN)"
+
+  out="$(admin create-user --user-name "$USER_NAME" --tags Key=team,Value=smoke)"
+  check "coffer admin create-user creates the user with its tags" "$out" \
+    ".User.UserName == \"$USER_NAME\" and (.User.Arn | endswith(\":user/$USER_NAME\")) and .User.Tags == [{\"Key\":\"team\",\"Value\":\"smoke\"}]"
+  out="$(admin list-users)"
+  check "coffer admin list-users lists it" "$out" \
+    "[.Users[] | select(.UserName == \"$USER_NAME\")] | length == 1"
+  out="$(admin create-access-key --user-name "$USER_NAME")"
+  check "coffer admin create-access-key returns a key pair" "$out" \
+    ".AccessKey.UserName == \"$USER_NAME\" and .AccessKey.Status == \"Active\" and (.AccessKey.SecretAccessKey | length > 0)"
+  KEY_ID="$(jq -r .AccessKey.AccessKeyId <<<"$out")"
+  KEY_SECRET="$(jq -r .AccessKey.SecretAccessKey <<<"$out")"
+  as_user() {
+    AWS_ACCESS_KEY_ID="$KEY_ID" AWS_SECRET_ACCESS_KEY="$KEY_SECRET" AWS_SESSION_TOKEN="" sm "$@"
+  }
+
+  if out="$(as_user get-secret-value --secret-id "$ADMIN_ARN" 2>&1)" || ! grep -q "(AccessDeniedException)" <<<"$out"; then
+    echo "$out" >&2
+    fail "the new key without a policy: expected AccessDeniedException"
+  fi
+  PASS=$((PASS + 1))
+  echo "ok - the new key is refused before put-user-policy"
+
+  POLICY_FILE="$(mktemp)"
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"%s"}]}' \
+    "$ADMIN_ARN" >"$POLICY_FILE"
+  admin put-user-policy --user-name "$USER_NAME" --policy-name read \
+    --policy-document "file://$POLICY_FILE" >/dev/null
+  rm -f "$POLICY_FILE"
+  out="$(as_user get-secret-value --secret-id "$ADMIN_ARN")"
+  check "after put-user-policy the new key reads the secret with the AWS CLI" "$out" \
+    ".SecretString == \"admin-value\""
+
+  if out="$("$COFFER_BIN" admin no-such-operation --endpoint-url "$ENDPOINT" 2>&1)"; then
+    echo "$out" >&2
+    fail "coffer admin with an unknown operation succeeded"
+  fi
+  grep -q "create-access-key" <<<"$out" || { echo "$out" >&2; fail "unknown operation: the valid ones are not listed"; }
+  PASS=$((PASS + 1))
+  echo "ok - coffer admin refuses an unknown operation, listing the valid ones"
+
+  # An error answer: exit status 255 and the AWS CLI's line, as the AWS CLI itself prints one.
+  status=0
+  err="$(admin create-user --user-name "$USER_NAME" 2>&1 >/dev/null)" || status=$?
+  aws_status=0
+  aws_err="$(sm describe-secret --secret-id "$NAME-missing" 2>&1 >/dev/null)" || aws_status=$?
+  shape='^An error occurred \([A-Za-z]+\) when calling the [A-Za-z]+ operation: .+'
+  if [[ $status != 255 || $aws_status != 255 ]] \
+    || ! grep -Eq "^An error occurred \(ResourceExistsException\) when calling the CreateUser operation: .+" <<<"$err" \
+    || ! grep -Eq "$shape" <<<"$aws_err"; then
+    echo "coffer admin ($status): $err" >&2
+    echo "aws ($aws_status): $aws_err" >&2
+    fail "coffer admin error: expected exit 255 and the AWS CLI's error line"
+  fi
+  PASS=$((PASS + 1))
+  echo "ok - coffer admin reports an AWS error like the AWS CLI (exit 255)"
+
+  admin delete-user-policy --user-name "$USER_NAME" --policy-name read >/dev/null
+  admin delete-access-key --user-name "$USER_NAME" --access-key-id "$KEY_ID" >/dev/null
+  admin delete-user --user-name "$USER_NAME" >/dev/null
+  out="$(admin list-users)"
+  check "coffer admin delete-user removes the user" "$out" \
+    "[.Users[] | select(.UserName == \"$USER_NAME\")] | length == 0"
+  sm delete-secret --secret-id "$ADMIN_ARN" --force-delete-without-recovery >/dev/null
+fi
 echo "smoke: $PASS passed, 0 failed"

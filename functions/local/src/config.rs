@@ -27,6 +27,9 @@ pub enum Command {
     InitTable(InitTableArgs),
     /// Verify or follow the audit trail (`<data-dir>/audit/`).
     Audit(AuditArgs),
+    /// Call the admin API (users, roles, access keys, policies) of a local or deployed server:
+    /// `coffer admin create-user --user-name alice`.
+    Admin(AdminArgs),
 }
 
 /// Where secrets and keys live.
@@ -172,6 +175,35 @@ pub enum KeysAction {
     Disable { key_id: String },
     /// Enable a key again.
     Enable { key_id: String },
+}
+
+/// `coffer admin <operation> [--member value ...]`, configured like the AWS CLI.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = crate::admin_cli::AFTER_HELP)]
+pub struct AdminArgs {
+    /// The server's endpoint.
+    #[arg(long, env = "COFFER_ENDPOINT", default_value = "http://127.0.0.1:4584")]
+    pub endpoint_url: String,
+    /// Signing region (default: AWS_REGION, AWS_DEFAULT_REGION, then us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Profile of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
+    /// ~/.aws/credentials) when AWS_ACCESS_KEY_ID is not set.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Data directory whose `credentials` file (the local server's root) is the last resort.
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+    pub data_dir: PathBuf,
+    /// The operation in kebab-case (create-user, put-user-policy, ...).
+    pub operation: String,
+    /// The request members as `--member-name value` (`--user-name alice`,
+    /// `--tags Key=team,Value=pay`, `--policy-document file://p.json`, `--cli-input-json '{..}'`).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "MEMBERS"
+    )]
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

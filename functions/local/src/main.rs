@@ -1,6 +1,7 @@
 //! `coffer`: the local server. Wiring only: parse the command line, start logging, and run the
 //! chosen command (`serve` by default, so `cargo run --release` serves).
 
+mod admin_cli;
 mod audit_cli;
 #[cfg(feature = "aws")]
 mod backend_aws;
@@ -58,6 +59,10 @@ async fn main() -> std::process::ExitCode {
         Command::Audit(args) => {
             init_tracing(LogFormat::Text);
             audit_cli::run(args).await
+        }
+        Command::Admin(args) => {
+            init_tracing(LogFormat::Text);
+            return admin_cli::run(args).await;
         }
     };
     match outcome {
