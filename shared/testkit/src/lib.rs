@@ -12,8 +12,10 @@
 //! - [`key_provider_contract`]: the `KeyProvider` contract (`run_all` or one case at a time).
 //! - [`principal_fake::InMemoryPrincipalStore`]: a fake of `PrincipalStore`.
 //! - [`builders`]: small builders of records, values and ids that tests share.
+//! - [`fakes`]: a recording audit sink, a hand-moved clock, counting random bytes, null metrics.
 
 pub mod builders;
+pub mod fakes;
 pub mod key_fake;
 pub mod key_provider_contract;
 pub mod memory;

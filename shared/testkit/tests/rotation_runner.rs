@@ -5,59 +5,25 @@
 //! rotation inside its window (and not before) and purging expired deletions.
 
 use async_trait::async_trait;
-use coffer_core::audit::AuditEvent;
-use coffer_core::clock::{Clock, RandomSource, Timestamp, MILLIS_PER_HOUR};
+use coffer_core::clock::{Timestamp, MILLIS_PER_HOUR};
 use coffer_core::ids::Scope;
 use coffer_core::ports::{
-    AuditError, AuditSink, MetricsSink, RotationFunction, RotationInvoker, RotationJob,
-    RotationStartError, RotationStep, RotationStepEvent, StepFailure,
+    RotationFunction, RotationInvoker, RotationJob, RotationStartError, RotationStep,
+    RotationStepEvent, StepFailure,
 };
 use coffer_core::rotation_driver::{RetryPolicy, RotationDriver, RotationOutcome, Sleeper};
 use coffer_core::scheduler::{planned_start, tick};
 use coffer_core::service::{service_context, Ports, SecretsService, ServiceConfig};
+use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// 2024-05-01T12:00:00Z.
 const T0: i64 = 1_714_564_800_000;
 const LAMBDA: &str = "arn:aws:lambda:us-east-1:111122223333:function:rotator";
-
-#[derive(Default)]
-struct RecordingAudit(Mutex<Vec<AuditEvent>>);
-
-#[async_trait]
-impl AuditSink for RecordingAudit {
-    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        self.0.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
-
-struct NoMetrics;
-impl MetricsSink for NoMetrics {
-    fn record_call(&self, _: &str, _: Option<&str>, _: f64) {}
-    fn increment(&self, _: &str, _: u64) {}
-}
-
-struct Clockwork(AtomicI64);
-impl Clock for Clockwork {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
-    }
-}
-
-struct Counter(AtomicU64);
-impl RandomSource for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst).to_le_bytes();
-            chunk.copy_from_slice(&n[..chunk.len()]);
-        }
-    }
-}
 
 /// Queues the jobs RotateSecret and the scheduler hand over; the test runs them.
 #[derive(Default)]
@@ -71,14 +37,12 @@ impl RotationInvoker for JobQueue {
 }
 
 /// Waiting advances the injected clock instead of the wall clock.
-struct ClockSleeper(Arc<Clockwork>, Mutex<Vec<Duration>>);
+struct ClockSleeper(Arc<ManualClock>, Mutex<Vec<Duration>>);
 #[async_trait]
 impl Sleeper for ClockSleeper {
     async fn sleep(&self, duration: Duration) {
         self.1.lock().unwrap().push(duration);
-        self.0
-             .0
-            .fetch_add(duration.as_millis() as i64, Ordering::SeqCst);
+        self.0.advance(duration.as_millis() as i64);
     }
 }
 
@@ -194,7 +158,7 @@ fn scope() -> Scope {
 struct Fixture {
     service: Arc<SecretsService>,
     audit: Arc<RecordingAudit>,
-    clock: Arc<Clockwork>,
+    clock: Arc<ManualClock>,
     jobs: Arc<JobQueue>,
     rotator: Arc<TemplateRotator>,
     sleeper: Arc<ClockSleeper>,
@@ -203,7 +167,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let audit = Arc::new(RecordingAudit::default());
-    let clock = Arc::new(Clockwork(AtomicI64::new(T0)));
+    let clock = Arc::new(ManualClock::at(T0));
     let jobs = Arc::new(JobQueue::default());
     let service = Arc::new(SecretsService::new(
         Ports {
@@ -213,7 +177,7 @@ fn fixture() -> Fixture {
             metrics: Arc::new(NoMetrics),
             rotation: jobs.clone(),
             clock: clock.clone(),
-            random: Arc::new(Counter(AtomicU64::new(1))),
+            random: Arc::new(CountingRandom::default()),
         },
         ServiceConfig {
             paging_key: [7; 32],
@@ -286,9 +250,7 @@ impl Fixture {
 
     fn service_events(&self) -> Vec<(String, Value)> {
         self.audit
-            .0
-            .lock()
-            .unwrap()
+            .events()
             .iter()
             .filter(|e| e.to_cloudtrail()["eventType"] == "AwsServiceEvent")
             .map(|e| {
@@ -305,11 +267,11 @@ impl Fixture {
     }
 
     fn now(&self) -> i64 {
-        self.clock.0.load(Ordering::SeqCst)
+        self.clock.millis()
     }
 
     fn set_now(&self, t: i64) {
-        self.clock.0.store(t, Ordering::SeqCst);
+        self.clock.set(t);
     }
 }
 

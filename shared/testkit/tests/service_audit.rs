@@ -4,47 +4,30 @@
 
 use async_trait::async_trait;
 use coffer_core::audit::{AuditEvent, AuditEventType, Caller};
-use coffer_core::clock::{Clock, RandomSource, Timestamp};
+use coffer_core::clock::Timestamp;
 use coffer_core::ids::Scope;
 use coffer_core::metrics::ScopeGauges;
-use coffer_core::ports::{
-    AuditError, AuditSink, MetricsSink, RotationInvoker, RotationJob, RotationStartError,
-};
+use coffer_core::ports::{MetricsSink, RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
+use coffer_testkit::fakes::{CountingRandom, ManualClock, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct RecordingAudit {
-    events: Mutex<Vec<AuditEvent>>,
-    failing: AtomicBool,
-}
-
-#[async_trait]
-impl AuditSink for RecordingAudit {
-    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(AuditError("disk full".into()));
-        }
-        self.events.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
 
 #[derive(Default)]
 struct Counters(Mutex<BTreeMap<String, u64>>);
 
 impl MetricsSink for Counters {
-    fn record_call(&self, operation: &str, _: Option<&str>, _: f64) {
-        *self
-            .0
-            .lock()
-            .unwrap()
-            .entry(format!("call:{operation}"))
-            .or_default() += 1;
+    fn record_call(&self, operation: &str, code: Option<&str>, _: f64) {
+        let mut counters = self.0.lock().unwrap();
+        *counters.entry(format!("call:{operation}")).or_default() += 1;
+        if let Some(code) = code {
+            *counters
+                .entry(format!("error:{operation}:{code}"))
+                .or_default() += 1;
+        }
     }
     fn increment(&self, metric: &str, by: u64) {
         *self
@@ -59,24 +42,6 @@ impl MetricsSink for Counters {
 impl Counters {
     fn get(&self, name: &str) -> u64 {
         self.0.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
-}
-
-struct Clockwork(AtomicI64);
-impl Clock for Clockwork {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
-    }
-}
-
-/// Deterministic bytes (ids only need to be distinct here).
-struct Counter(AtomicU64);
-impl RandomSource for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst).to_le_bytes();
-            chunk.copy_from_slice(&n[..chunk.len()]);
-        }
     }
 }
 
@@ -96,7 +61,7 @@ struct Fixture {
     service: SecretsService,
     audit: Arc<RecordingAudit>,
     metrics: Arc<Counters>,
-    clock: Arc<Clockwork>,
+    clock: Arc<ManualClock>,
 }
 
 const T0: i64 = 1_714_564_800_000;
@@ -104,7 +69,7 @@ const T0: i64 = 1_714_564_800_000;
 fn fixture(audit_required: bool, runner_accepts: bool) -> Fixture {
     let audit = Arc::new(RecordingAudit::default());
     let metrics = Arc::new(Counters::default());
-    let clock = Arc::new(Clockwork(AtomicI64::new(T0)));
+    let clock = Arc::new(ManualClock::at(T0));
     let service = SecretsService::new(
         Ports {
             repository: Arc::new(InMemorySecretRepository::new()),
@@ -113,7 +78,7 @@ fn fixture(audit_required: bool, runner_accepts: bool) -> Fixture {
             metrics: metrics.clone(),
             rotation: Arc::new(Runner(runner_accepts)),
             clock: clock.clone(),
-            random: Arc::new(Counter(AtomicU64::new(1))),
+            random: Arc::new(CountingRandom::default()),
         },
         ServiceConfig {
             paging_key: [7; 32],
