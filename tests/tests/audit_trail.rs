@@ -579,3 +579,159 @@ async fn scripted_session_audit_trail_metrics_and_verify() {
     assert!(!ok, "a cut tail must fail:\n{text}");
     assert!(text.contains("removed from the end"), "{text}");
 }
+
+/// Requests refused at authentication (issue #6): a corrupt signature, an unknown access key and
+/// no `Authorization` header, for GetSecretValue and PutSecretValue with a canary in the body.
+/// Each leaves exactly one `AwsApiCall` event: the refusal's code, `userIdentity` of type
+/// `Unknown` with only the access key id the caller claimed, `requestParameters` null, the
+/// region of the credential scope (the default without one); the canary, the signatures and the
+/// secret keys appear nowhere in the trail; `/metrics` counts the refusals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_refused_at_authentication_are_audited_without_their_body() {
+    let Some(mut server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let endpoint = server.endpoint();
+    let host = endpoint.trim_start_matches("http://").to_string();
+    let account = TEST_ACCOUNT_ID;
+    let canary = format!("CANARYrefused{}", random_alnum(32));
+    let unknown_key = "AKIAUNKNOWNKEY000042";
+    let unknown_secret = format!("unknownSecret/{}", random_alnum(24));
+
+    struct Refused {
+        operation: &'static str,
+        request_id: String,
+        code: &'static str,
+        message: &'static str,
+        access_key: Option<&'static str>,
+        region: &'static str,
+    }
+    let mut refused: Vec<Refused> = Vec::new();
+    let mut signatures: Vec<String> = Vec::new();
+    for operation in ["GetSecretValue", "PutSecretValue"] {
+        let body = match operation {
+            "GetSecretValue" => serde_json::json!({"SecretId": format!("id-{canary}")}),
+            _ => serde_json::json!({"SecretId": "refused", "SecretString": canary}),
+        };
+        let cases = [
+            (
+                server
+                    .raw_request(operation, &body)
+                    .region("eu-central-1")
+                    .corrupt_signature(),
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.",
+                Some(TEST_ACCESS_KEY_ID),
+                "eu-central-1",
+            ),
+            (
+                RawRequest::new(operation, &body)
+                    .region("ap-southeast-2")
+                    .credentials(unknown_key, &unknown_secret),
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+                Some(unknown_key),
+                "ap-southeast-2",
+            ),
+            (
+                RawRequest::new(operation, &body).unsigned(),
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+                None,
+                DEFAULT_REGION,
+            ),
+        ];
+        for (request, code, message, access_key, region) in cases {
+            if let Some((_, auth)) = request
+                .headers(&host)
+                .into_iter()
+                .find(|(k, _)| k == "authorization")
+            {
+                signatures.push(auth.rsplit("Signature=").next().unwrap().to_string());
+            }
+            let response = request.send(&endpoint);
+            assert_eq!(response.status, 400, "{operation} {code}");
+            assert_eq!(response.error_code().as_deref(), Some(code));
+            refused.push(Refused {
+                operation,
+                request_id: response
+                    .header("x-amzn-requestid")
+                    .expect("x-amzn-RequestId")
+                    .to_string(),
+                code,
+                message,
+                access_key,
+                region,
+            });
+        }
+    }
+    assert_eq!(signatures.len(), 4);
+
+    let metrics = server.metrics_text();
+    for (operation, code) in [
+        ("GetSecretValue", "InvalidSignatureException"),
+        ("GetSecretValue", "UnrecognizedClientException"),
+        ("GetSecretValue", "MissingAuthenticationTokenException"),
+        ("PutSecretValue", "InvalidSignatureException"),
+        ("PutSecretValue", "UnrecognizedClientException"),
+        ("PutSecretValue", "MissingAuthenticationTokenException"),
+    ] {
+        let series = format!("coffer_errors_total{{operation=\"{operation}\",code=\"{code}\"}} 1");
+        assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
+    }
+
+    let status = tokio::task::block_in_place(|| server.sigterm_and_wait());
+    assert!(status.success(), "exit {status}");
+    let data = server.data_dir();
+    for entry in std::fs::read_dir(data.join("audit")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let what = path.display().to_string();
+        assert_no_canary(&what, &text, &canary);
+        assert!(!text.contains(&unknown_secret), "secret key in {what}");
+        assert!(
+            !text.contains(TEST_SECRET_ACCESS_KEY),
+            "secret key in {what}"
+        );
+        for signature in &signatures {
+            assert!(!text.contains(signature.as_str()), "signature in {what}");
+        }
+    }
+
+    let events = read_lines(&data.join("audit/events.jsonl"));
+    // Nothing but the refused calls happened: one event each.
+    assert_eq!(events.len(), refused.len(), "{events:#?}");
+    for r in &refused {
+        let matching: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["requestID"] == r.request_id.as_str())
+            .collect();
+        let what = format!("{} {} {}", r.operation, r.code, r.request_id);
+        assert_eq!(matching.len(), 1, "{what}");
+        let e = matching[0];
+        assert_eq!(e["eventVersion"], "1.08", "{what}");
+        assert_eq!(e["eventType"], "AwsApiCall", "{what}");
+        assert_eq!(e["eventSource"], "secretsmanager.amazonaws.com", "{what}");
+        assert_eq!(e["eventName"], r.operation, "{what}");
+        assert_eq!(e["awsRegion"], r.region, "{what}");
+        assert_eq!(e["errorCode"], r.code, "{what}");
+        assert_eq!(e["errorMessage"], r.message, "{what}");
+        assert_eq!(e["readOnly"], r.operation == "GetSecretValue", "{what}");
+        assert_eq!(e["requestParameters"], Value::Null, "{what}");
+        assert_eq!(e["responseElements"], Value::Null, "{what}");
+        assert_eq!(e["resources"], serde_json::json!([]), "{what}");
+        assert_eq!(e["sourceIPAddress"], "127.0.0.1", "{what}");
+        assert_eq!(e["userAgent"], Value::Null, "{what}");
+        assert_eq!(e["recipientAccountId"], account, "{what}");
+        let mut identity = serde_json::json!({"type": "Unknown"});
+        if let Some(key) = r.access_key {
+            identity["accessKeyId"] = Value::String(key.to_string());
+        }
+        assert_eq!(e["userIdentity"], identity, "{what}");
+        assert!(!str_of(e, "/eventID").is_empty(), "{what}");
+        assert!(!str_of(e, "/eventTime").is_empty(), "{what}");
+    }
+
+    let (ok, text) = verify(&data);
+    assert!(ok, "coffer audit verify failed:\n{text}");
+}

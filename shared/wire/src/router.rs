@@ -5,14 +5,14 @@
 
 use crate::auth::Authenticator;
 use crate::errors::{core_error_response, error_response, json_response};
-use crate::sigv4::RequestParts;
+use crate::sigv4::{AuthError, RequestParts};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use coffer_core::ids::Scope;
-use coffer_core::service::{RequestContext, SecretsService};
+use coffer_core::service::{RefusedCall, RequestContext, SecretsService};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,6 +112,14 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         Ok(a) => a,
         Err(e) => {
             tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
+            let refused = RefusedRequest {
+                operation,
+                request_id: &request_id,
+                headers: &headers,
+                source_ip,
+                started,
+            };
+            record_refused_call(&state, &refused, &e).await;
             return auth_error_response(&e, &request_id);
         }
     };
@@ -150,8 +158,51 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     }
 }
 
+/// The region of a refused request's event when its credential scope names none that can be
+/// read (a request without `Authorization`, a malformed one).
+pub const DEFAULT_AUDIT_REGION: &str = "us-east-1";
+
+/// What the router knows of a request refused at authentication.
+struct RefusedRequest<'a> {
+    operation: &'a str,
+    request_id: &'a str,
+    headers: &'a axum::http::HeaderMap,
+    source_ip: Option<std::net::IpAddr>,
+    started: Instant,
+}
+
+/// Records the audit event and metrics of a request refused at authentication (issue #6: one
+/// event for every call). Nothing of the request is trusted and its body is never read: the
+/// event carries the claimed access key id and region of the credential scope, the peer
+/// address, the `User-Agent`, and the refusal's code with a message that echoes nothing of the
+/// request. The client gets the authentication error whether or not the event was recorded.
+async fn record_refused_call(state: &WireState, refused: &RefusedRequest<'_>, e: &AuthError) {
+    let (claimed_key, claimed_region) = crate::sigv4::claimed_credential(refused.headers);
+    let source_ip = refused.source_ip.map(|ip| ip.to_string());
+    let user_agent = refused
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok());
+    let message = e.audit_message();
+    let call = RefusedCall {
+        operation: refused.operation,
+        request_id: refused.request_id,
+        region: claimed_region.as_deref().unwrap_or(DEFAULT_AUDIT_REGION),
+        account_id: &state.account_id,
+        claimed_access_key_id: claimed_key.as_deref(),
+        source_ip: source_ip.as_deref(),
+        user_agent,
+        error_code: e.code(),
+        error_message: &message,
+        elapsed_ms: refused.started.elapsed().as_secs_f64() * 1000.0,
+    };
+    if let Err(error) = state.service.record_refused_call(&call).await {
+        tracing::warn!(request_id = %refused.request_id, code = error.code(), "the refused call was not audited");
+    }
+}
+
 /// The AWS JSON error for a request refused at authentication.
-fn auth_error_response(e: &crate::sigv4::AuthError, request_id: &str) -> Response {
+fn auth_error_response(e: &AuthError, request_id: &str) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     error_response(status, e.code(), &e.message(), request_id)
 }

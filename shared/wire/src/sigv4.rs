@@ -257,6 +257,63 @@ impl AuthError {
     }
 }
 
+impl AuthError {
+    /// The message for the audit trail: [`Self::message`] without what echoes the request. The
+    /// malformed-header messages quote the `Authorization` header (and so the signature), the
+    /// mismatch message the canonical request (with the hash of the body): those are replaced
+    /// by their first, fixed sentence.
+    pub fn audit_message(&self) -> String {
+        match self {
+            AuthError::IncompleteSignature(_) => {
+                "The Authorization header or the request date is malformed.".to_owned()
+            }
+            AuthError::SignatureDoesNotMatch { .. } => {
+                "The request signature we calculated does not match the signature you provided."
+                    .to_owned()
+            }
+            AuthError::MissingAuthenticationToken
+            | AuthError::InvalidClientTokenId
+            | AuthError::InvalidSignature(_)
+            | AuthError::SignatureExpired(_)
+            | AuthError::ContentSha256Mismatch => self.message(),
+        }
+    }
+}
+
+/// The access key id and the region a request's `Authorization` header claims
+/// (`Credential=<key>/<date>/<region>/<service>/aws4_request`), read without verifying
+/// anything: for the audit event of a refused request. Either is `None` when it cannot be read;
+/// the region only when it is a plausible region name.
+pub fn claimed_credential(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let Some(header) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return (None, None);
+    };
+    if !header.trim_start().starts_with("AWS4-") {
+        return (None, None);
+    }
+    let Some(credential) = header
+        .split([',', ' '])
+        .find_map(|part| part.strip_prefix("Credential="))
+    else {
+        return (None, None);
+    };
+    let parts: Vec<&str> = credential.trim_end_matches('/').split('/').collect();
+    let [key, _date, region, _service, _terminator] = parts[..] else {
+        return (None, None);
+    };
+    let region_ok = (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (
+        (!key.is_empty()).then(|| key.to_owned()),
+        region_ok.then(|| region.to_owned()),
+    )
+}
+
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code(), self.message())

@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 /// `sourceIPAddress` and `userAgent`.
 pub const SERVICE_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
 
+/// `userIdentity.type` of a caller refused at authentication (CloudTrail's "an identity type
+/// that CloudTrail can't determine").
+pub const UNKNOWN_IDENTITY: &str = "Unknown";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuditEventType {
     AwsApiCall,
@@ -174,6 +178,16 @@ impl AuditEvent {
     /// The event as a CloudTrail record (`eventVersion` 1.08), the form every sink writes.
     pub fn to_cloudtrail(&self) -> serde_json::Value {
         let user_identity = match self.event_type {
+            // A caller refused at authentication (type `Unknown`) is no principal: no `arn`,
+            // no `accountId` (the account a claimed key belongs to is not known), only the
+            // access key id it claimed.
+            AuditEventType::AwsApiCall if self.caller.identity_type == UNKNOWN_IDENTITY => {
+                let mut identity = serde_json::json!({ "type": self.caller.identity_type });
+                if let Some(key) = &self.caller.access_key_id {
+                    identity["accessKeyId"] = serde_json::Value::String(key.clone());
+                }
+                identity
+            }
             AuditEventType::AwsApiCall => {
                 let mut identity = serde_json::json!({
                     "type": self.caller.identity_type,
@@ -234,6 +248,42 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_caller_to_cloudtrail_has_no_principal() {
+        let event = AuditEvent {
+            event_type: AuditEventType::AwsApiCall,
+            event_time: Timestamp(0),
+            event_name: "GetSecretValue".into(),
+            region: "eu-west-1".into(),
+            caller: Caller {
+                identity_type: "Unknown".into(),
+                principal_arn: String::new(),
+                account_id: "111122223333".into(),
+                access_key_id: Some("AKIAEXAMPLEEXAMPLE00".into()),
+                source_ip: Some("192.0.2.1".into()),
+                user_agent: None,
+            },
+            request_id: "req".into(),
+            event_id: "evt".into(),
+            read_only: true,
+            request_parameters: serde_json::Value::Null,
+            response_elements: serde_json::Value::Null,
+            resources: Vec::new(),
+            error_code: Some("UnrecognizedClientException".into()),
+            error_message: Some("The security token included in the request is invalid.".into()),
+            additional_event_data: None,
+        };
+        let record = event.to_cloudtrail();
+        assert_eq!(
+            record["userIdentity"],
+            serde_json::json!({"type": "Unknown", "accessKeyId": "AKIAEXAMPLEEXAMPLE00"})
+        );
+        assert_eq!(record["recipientAccountId"], "111122223333");
+        assert_eq!(record["errorCode"], "UnrecognizedClientException");
+        assert_eq!(record["requestParameters"], serde_json::Value::Null);
+        assert_eq!(record["readOnly"], true);
+    }
 
     #[test]
     fn service_event_to_cloudtrail_is_invoked_by_the_service() {

@@ -29,7 +29,7 @@ mod tags;
 mod write;
 
 use crate::admin::{AdminService, ADMIN_READ_ONLY};
-use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName};
+use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName, UNKNOWN_IDENTITY};
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
 use crate::ids::Scope;
@@ -116,6 +116,72 @@ const READ_ONLY_OPERATIONS: &[&str] = &[
     "ListSecrets",
     "ValidateResourcePolicy",
 ];
+
+/// The operations [`SecretsService::handle`] dispatches (keep in step with `dispatch`).
+const OPERATIONS: &[&str] = &[
+    "BatchGetSecretValue",
+    "CancelRotateSecret",
+    "CreateSecret",
+    "DeleteResourcePolicy",
+    "DeleteSecret",
+    "DescribeSecret",
+    "GetRandomPassword",
+    "GetResourcePolicy",
+    "GetSecretValue",
+    "ListResourcePolicies",
+    "ListSecretVersionIds",
+    "ListSecrets",
+    "PutResourcePolicy",
+    "PutSecretValue",
+    "RestoreSecret",
+    "RotateSecret",
+    "TagResource",
+    "UntagResource",
+    "UpdateSecret",
+    "UpdateSecretVersionStage",
+    "ValidateResourcePolicy",
+];
+
+/// What the wire layer knows of a call refused at authentication, none of it verified.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusedCall<'a> {
+    /// The operation of the `X-Amz-Target` (`GetSecretValue`, or `CreateUser` of the admin API).
+    pub operation: &'a str,
+    pub request_id: &'a str,
+    /// The region of the credential scope when it could be read, else the server's default.
+    pub region: &'a str,
+    /// The account the server serves (the event's `recipientAccountId`).
+    pub account_id: &'a str,
+    /// The access key id of the credential scope: recorded only when it has the form of one
+    /// (upper-case letters and digits, 16 to 128 of them), so that a secret key pasted in its
+    /// place never reaches the trail.
+    pub claimed_access_key_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// The code and message the client was answered with; the message must not echo the
+    /// request (the signature, the canonical request).
+    pub error_code: &'a str,
+    pub error_message: &'a str,
+    pub elapsed_ms: f64,
+}
+
+/// An access key id's form: AWS's are 16 to 128 upper-case letters and digits (`AKIA...`).
+fn is_plausible_access_key_id(id: &str) -> bool {
+    (16..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn is_plausible_operation_name(operation: &str) -> bool {
+    (1..=128).contains(&operation.len()) && operation.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn is_known_operation(operation: &str) -> bool {
+    OPERATIONS.contains(&operation)
+        || REPLICATION_OPERATIONS.contains(&operation)
+        || crate::admin::ADMIN_OPERATIONS.contains(&operation)
+}
 
 /// Operations of the model that Coffer does not serve yet.
 const REPLICATION_OPERATIONS: &[&str] = &[
@@ -334,23 +400,89 @@ impl SecretsService {
         resources: Vec<String>,
         error: Option<&Error>,
     ) -> AuditEvent {
+        let mut event = self.call_event(
+            &ctx.scope.region,
+            ctx.caller.clone(),
+            &ctx.request_id,
+            event_name,
+        );
+        event.request_parameters = request_parameters;
+        event.response_elements = response_elements;
+        event.resources = resources;
+        event.error_code = error.map(|e| e.code().to_string());
+        event.error_message = error.map(|e| e.message().to_string());
+        event
+    }
+
+    /// The bare `AwsApiCall` event of one call: no parameters, elements, resources or error.
+    fn call_event(
+        &self,
+        region: &str,
+        caller: Caller,
+        request_id: &str,
+        event_name: &str,
+    ) -> AuditEvent {
         AuditEvent {
             event_type: AuditEventType::AwsApiCall,
             event_time: self.ports.clock.now(),
             event_name: event_name.to_string(),
-            region: ctx.scope.region.clone(),
-            caller: ctx.caller.clone(),
-            request_id: ctx.request_id.clone(),
+            region: region.to_string(),
+            caller,
+            request_id: request_id.to_string(),
             event_id: crate::service::lookup::new_uuid(self.ports.random.as_ref()),
             read_only: READ_ONLY_OPERATIONS.contains(&event_name)
                 || ADMIN_READ_ONLY.contains(&event_name),
-            request_parameters,
-            response_elements,
-            resources,
-            error_code: error.map(|e| e.code().to_string()),
-            error_message: error.map(|e| e.message().to_string()),
+            request_parameters: serde_json::Value::Null,
+            response_elements: serde_json::Value::Null,
+            resources: Vec::new(),
+            error_code: None,
+            error_message: None,
             additional_event_data: None,
         }
+    }
+
+    /// Records the `AwsApiCall` event of a call refused at authentication (bad or missing
+    /// signature, unknown access key, expired request, ...) and counts it in the metrics, so
+    /// that every call leaves one event, as [`Self::handle`] does for authenticated ones.
+    ///
+    /// Nothing of the request is trusted: `userIdentity` is of type [`UNKNOWN_IDENTITY`] with
+    /// no principal ARN, carrying only the access key id the caller claimed (when it looks like
+    /// one); `requestParameters` and `responseElements` are null (the body of an unauthenticated
+    /// request may hold a secret value and is never read). Fails, like every other event, only
+    /// when audit is required and the event could not be recorded; the caller answers with the
+    /// authentication error either way.
+    pub async fn record_refused_call(&self, call: &RefusedCall<'_>) -> Result<()> {
+        let caller = Caller {
+            identity_type: UNKNOWN_IDENTITY.to_string(),
+            principal_arn: String::new(),
+            account_id: call.account_id.to_string(),
+            access_key_id: call
+                .claimed_access_key_id
+                .filter(|id| is_plausible_access_key_id(id))
+                .map(str::to_string),
+            source_ip: call.source_ip.map(str::to_string),
+            user_agent: call.user_agent.map(str::to_string),
+        };
+        let event_name = if is_plausible_operation_name(call.operation) {
+            call.operation
+        } else {
+            "UnknownOperation"
+        };
+        let mut event = self.call_event(call.region, caller, call.request_id, event_name);
+        event.error_code = Some(call.error_code.to_string());
+        event.error_message = Some(call.error_message.to_string());
+        let recorded = self.record_event(call.request_id, &event).await;
+        // Unauthenticated callers choose the target: only the operations Coffer knows get a
+        // series of their own (the metrics' labels stay bounded).
+        let metric_name = if is_known_operation(event_name) {
+            event_name
+        } else {
+            "UnknownOperation"
+        };
+        self.ports
+            .metrics
+            .record_call(metric_name, Some(call.error_code), call.elapsed_ms);
+        recorded
     }
 
     /// Hands one event to the audit sink. A failure fails the call only when audit is required
