@@ -136,9 +136,11 @@ fn event_id(line: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_session_audit_trail_metrics_and_verify() {
-    let Some(mut server) =
-        CofferServer::start_local(ServerOptions::default().env("RUST_LOG", "trace"))
-    else {
+    let Some(mut server) = CofferServer::start_local(
+        ServerOptions::default()
+            .env("RUST_LOG", "trace")
+            .args(&["--rotation-max-attempts", "1"]),
+    ) else {
         return;
     };
     // One attempt per call: a retried call would (rightly) leave two events.
@@ -230,6 +232,21 @@ async fn scripted_session_audit_trail_metrics_and_verify() {
     r.as_ref().expect("rotate A");
     let rotate_request_id = r.request_id().unwrap().to_string();
     calls.push(call("RotateSecret", &r, Some(&arn_a), None));
+    // The rotation function cannot be invoked (no Lambda endpoint): the runner's one attempt
+    // (--rotation-max-attempts 1) fails in the background. Wait for it, so that the update
+    // below meets a failed rotation and abandons it (RotationAbandoned), deterministically.
+    let events_file = server.data_dir().join("audit/events.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&events_file)
+        .unwrap_or_default()
+        .contains("\"RotationFailed\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no RotationFailed event"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let r = client
         .update_secret()
@@ -480,6 +497,7 @@ async fn scripted_session_audit_trail_metrics_and_verify() {
         ("EndSecretVersionDelete", &arn_b, 1),
         ("RotationStarted", &arn_a, 1),
         ("RotationFailed", &arn_a, 1),
+        ("RotationAbandoned", &arn_a, 1),
     ] {
         let found = find(name, arn);
         assert_eq!(found.len(), count, "{name} for {arn}: {service:?}");
@@ -494,7 +512,7 @@ async fn scripted_session_audit_trail_metrics_and_verify() {
         assert_eq!(str_of(e, "/additionalEventData/SecretId"), arn.as_str());
         assert_eq!(e["readOnly"], false);
     }
-    assert_eq!(service.len(), 6, "{service:?}");
+    assert_eq!(service.len(), 7, "{service:?}");
     assert_eq!(
         find("StartSecretVersionDelete", &arn_a)[0]["requestID"],
         delete_a_request_id.as_str()
