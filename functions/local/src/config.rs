@@ -120,6 +120,11 @@ pub struct ServeArgs {
     /// emulator); default: the standard AWS configuration.
     #[arg(long, env = "COFFER_LAMBDA_ENDPOINT")]
     pub lambda_endpoint: Option<String>,
+    /// Shortest STS AssumeRole session accepted (`DurationSeconds`), in seconds. AWS's minimum
+    /// is 900; lower it (e.g. to 2) only to test credential expiry without waiting.
+    #[arg(long, env = "COFFER_STS_MIN_DURATION_SECS", default_value_t = coffer_core::sts::DEFAULT_MIN_DURATION_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=43200))]
+    pub sts_min_duration_secs: u64,
 }
 
 /// `coffer` with no subcommand serves with the defaults (and the `COFFER_*` environment).

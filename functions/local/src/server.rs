@@ -93,6 +93,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     if let Some(store) = &wiring.principals {
         service = service.with_principals(store.clone());
         authenticator = authenticator.with_principals(store.clone(), keys);
+        // Temporary credentials (STS AssumeRole): tokens sealed under a key derived from the
+        // NextToken key of the data dir.
+        let codec = Arc::new(coffer_core::sts::SessionTokenCodec::derived_from(
+            &wiring.paging_key,
+        ));
+        service = service.with_sts(coffer_core::sts::StsSettings {
+            codec: codec.clone(),
+            min_duration_secs: args.sts_min_duration_secs,
+        });
+        authenticator = authenticator.with_sessions(codec);
     }
     let service = Arc::new(service);
     let state = WireState {

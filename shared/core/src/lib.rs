@@ -29,6 +29,7 @@ pub mod rotation_driver;
 pub mod schedule;
 pub mod scheduler;
 pub mod service;
+pub mod sts;
 pub mod value;
 
 pub use error::{Error, Result};

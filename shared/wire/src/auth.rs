@@ -9,6 +9,7 @@ use coffer_core::audit::Caller;
 use coffer_core::policy::PrincipalInfo;
 use coffer_core::ports::KeyProvider;
 use coffer_core::principals::{resolve_access_key, PrincipalStore};
+use coffer_core::sts::SessionTokenCodec;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
@@ -20,6 +21,9 @@ pub struct Authenticated {
     pub region: String,
     /// The principal the policy engine decides for.
     pub principal: PrincipalInfo,
+    /// The signing service of the SigV4 credential scope (`secretsmanager`, `sts`); `None` when
+    /// the transport authenticated the caller.
+    pub service: Option<String>,
 }
 
 #[async_trait]
@@ -103,6 +107,7 @@ impl Authenticator for ApiGatewayIamAuthenticator {
             },
             region: self.region.clone(),
             principal,
+            service: None,
         })
     }
 }
@@ -137,6 +142,7 @@ impl SigningKeyLookup for RootCredentials {
 pub struct SigV4Authenticator {
     root: RootCredentials,
     principals: Option<(Arc<dyn PrincipalStore>, Arc<dyn KeyProvider>)>,
+    sessions: Option<Arc<SessionTokenCodec>>,
     services: Vec<&'static str>,
     clock: Box<dyn Fn() -> time::OffsetDateTime + Send + Sync>,
 }
@@ -146,7 +152,9 @@ impl SigV4Authenticator {
         SigV4Authenticator {
             root,
             principals: None,
-            services: vec!["secretsmanager"],
+            sessions: None,
+            // The router checks that the scope's service fits the protocol of the request.
+            services: vec!["secretsmanager", "sts"],
             clock: Box::new(time::OffsetDateTime::now_utc),
         }
     }
@@ -159,6 +167,53 @@ impl SigV4Authenticator {
     ) -> Self {
         self.principals = Some((store, keys));
         self
+    }
+
+    /// Also accepts temporary credentials (`ASIA...` keys with an `X-Amz-Security-Token`
+    /// sealed by `codec`, see `coffer_core::sts`).
+    pub fn with_sessions(mut self, codec: Arc<SessionTokenCodec>) -> Self {
+        self.sessions = Some(codec);
+        self
+    }
+
+    /// Authenticates a request signed with temporary credentials: the token must open, name the
+    /// signing key, be unexpired, and hold the secret the request was signed with.
+    fn authenticate_session(
+        &self,
+        codec: &SessionTokenCodec,
+        request: &RequestParts<'_>,
+        key_id: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Authenticated, AuthError> {
+        let token = request
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AuthError::InvalidClientTokenId)?;
+        let claims = codec
+            .open(token)
+            .filter(|c| c.access_key_id == key_id)
+            .ok_or(AuthError::InvalidClientTokenId)?;
+        let secret = Zeroizing::new(claims.secret_access_key.clone());
+        let lookup = |id: &str| (id == key_id).then(|| secret.clone());
+        let verified = sigv4::verify(request, &lookup, &self.services, now)?;
+        if now.unix_timestamp() >= claims.expires {
+            return Err(AuthError::ExpiredToken);
+        }
+        let principal = claims.principal();
+        Ok(Authenticated {
+            caller: Caller {
+                identity_type: "AssumedRole".to_string(),
+                principal_arn: principal.arn.clone(),
+                account_id: principal.account.clone(),
+                access_key_id: Some(verified.access_key_id),
+                source_ip: None,
+                user_agent: user_agent(request),
+            },
+            region: verified.region,
+            principal,
+            service: Some(verified.service),
+        })
     }
 
     /// The access key id a request names, found by a verification pass that knows no key.
@@ -209,7 +264,14 @@ impl Authenticator for SigV4Authenticator {
                 },
                 region: verified.region,
                 principal: PrincipalInfo::root(&self.root.account_id),
+                service: Some(verified.service),
             });
+        }
+        if key_id.starts_with("ASIA") {
+            let Some(codec) = &self.sessions else {
+                return Err(AuthError::InvalidClientTokenId);
+            };
+            return self.authenticate_session(codec, request, &key_id, now);
         }
         let Some((store, keys)) = &self.principals else {
             return Err(AuthError::InvalidClientTokenId);
@@ -237,6 +299,7 @@ impl Authenticator for SigV4Authenticator {
             },
             region: verified.region,
             principal,
+            service: Some(verified.service),
         })
     }
 }

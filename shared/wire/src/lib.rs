@@ -10,5 +10,6 @@ pub mod auth;
 pub mod errors;
 pub mod router;
 pub mod sigv4;
+pub mod sts;
 
 pub use router::{router, SignedPath, WireState};

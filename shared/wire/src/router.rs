@@ -86,6 +86,20 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         (None, Some(op)) => (Some(op), true),
         (None, None) => (None, false),
     };
+    if target.is_empty() && crate::sts::is_query_request(&headers) {
+        // STS (awsQuery): AssumeRole, GetCallerIdentity.
+        let parts = RequestParts {
+            method: method.as_str(),
+            path: extensions
+                .get::<SignedPath>()
+                .map_or(uri.path(), |p| p.0.as_str()),
+            query: uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+        };
+        return crate::sts::handle(&state, &parts, &extensions, &request_id, source_ip, started)
+            .await;
+    }
     let Some(operation) = operation else {
         tracing::info!(%request_id, %target, "unknown target");
         return error_response(
@@ -108,7 +122,13 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         .authenticator
         .authenticate_with(&parts, &extensions)
         .await
-    {
+        .and_then(|a| match a.service.as_deref() {
+            // A signature for STS does not open the JSON APIs.
+            Some("sts") => Err(AuthError::InvalidSignature(
+                "Credential should be scoped to correct service: 'secretsmanager'. ".to_string(),
+            )),
+            _ => Ok(a),
+        }) {
         Ok(a) => a,
         Err(e) => {
             tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
@@ -163,12 +183,12 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
 pub const DEFAULT_AUDIT_REGION: &str = "us-east-1";
 
 /// What the router knows of a request refused at authentication.
-struct RefusedRequest<'a> {
-    operation: &'a str,
-    request_id: &'a str,
-    headers: &'a axum::http::HeaderMap,
-    source_ip: Option<std::net::IpAddr>,
-    started: Instant,
+pub(crate) struct RefusedRequest<'a> {
+    pub(crate) operation: &'a str,
+    pub(crate) request_id: &'a str,
+    pub(crate) headers: &'a axum::http::HeaderMap,
+    pub(crate) source_ip: Option<std::net::IpAddr>,
+    pub(crate) started: Instant,
 }
 
 /// Records the audit event and metrics of a request refused at authentication (issue #6: one
@@ -176,7 +196,11 @@ struct RefusedRequest<'a> {
 /// event carries the claimed access key id and region of the credential scope, the peer
 /// address, the `User-Agent`, and the refusal's code with a message that echoes nothing of the
 /// request. The client gets the authentication error whether or not the event was recorded.
-async fn record_refused_call(state: &WireState, refused: &RefusedRequest<'_>, e: &AuthError) {
+pub(crate) async fn record_refused_call(
+    state: &WireState,
+    refused: &RefusedRequest<'_>,
+    e: &AuthError,
+) {
     let (claimed_key, claimed_region) = crate::sigv4::claimed_credential(refused.headers);
     let source_ip = refused.source_ip.map(|ip| ip.to_string());
     let user_agent = refused

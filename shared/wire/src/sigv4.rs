@@ -174,6 +174,8 @@ pub enum AuthError {
     SignatureExpired(String),
     /// `X-Amz-Content-Sha256` is neither the SHA-256 of the body nor `UNSIGNED-PAYLOAD`.
     ContentSha256Mismatch,
+    /// The session token of temporary credentials has expired.
+    ExpiredToken,
 }
 
 impl AuthError {
@@ -188,6 +190,7 @@ impl AuthError {
             | AuthError::InvalidSignature(_)
             | AuthError::SignatureExpired(_) => "InvalidSignatureException",
             AuthError::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
+            AuthError::ExpiredToken => "ExpiredTokenException",
         }
     }
 
@@ -200,7 +203,8 @@ impl AuthError {
             | AuthError::SignatureDoesNotMatch { .. }
             | AuthError::InvalidSignature(_)
             | AuthError::SignatureExpired(_)
-            | AuthError::ContentSha256Mismatch => 400,
+            | AuthError::ContentSha256Mismatch
+            | AuthError::ExpiredToken => 400,
         }
     }
 
@@ -214,6 +218,7 @@ impl AuthError {
             | AuthError::InvalidSignature(_)
             | AuthError::SignatureExpired(_) => "SignatureDoesNotMatch",
             AuthError::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
+            AuthError::ExpiredToken => "ExpiredToken",
         }
     }
 
@@ -225,7 +230,9 @@ impl AuthError {
             | AuthError::SignatureDoesNotMatch { .. }
             | AuthError::InvalidSignature(_)
             | AuthError::SignatureExpired(_) => 403,
-            AuthError::IncompleteSignature(_) | AuthError::ContentSha256Mismatch => 400,
+            AuthError::IncompleteSignature(_)
+            | AuthError::ContentSha256Mismatch
+            | AuthError::ExpiredToken => 400,
         }
     }
 
@@ -253,6 +260,9 @@ impl AuthError {
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
                     .to_owned()
             }
+            AuthError::ExpiredToken => {
+                "The security token included in the request is expired".to_owned()
+            }
         }
     }
 }
@@ -275,7 +285,8 @@ impl AuthError {
             | AuthError::InvalidClientTokenId
             | AuthError::InvalidSignature(_)
             | AuthError::SignatureExpired(_)
-            | AuthError::ContentSha256Mismatch => self.message(),
+            | AuthError::ContentSha256Mismatch
+            | AuthError::ExpiredToken => self.message(),
         }
     }
 }

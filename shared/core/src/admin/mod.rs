@@ -211,7 +211,7 @@ impl AdminService {
                 let doc = req.assume_role_policy_document.clone().ok_or_else(|| {
                     Error::invalid_parameter("You must specify AssumeRolePolicyDocument.")
                 })?;
-                crate::policy::parse_policy(&doc)?;
+                crate::policy::parse_trust_policy(&doc)?;
                 Some(doc)
             }
             PrincipalType::User => None,

@@ -174,6 +174,39 @@ pub fn evaluate_all(
     Decision::ImplicitDeny { reason }
 }
 
+/// Decides `sts:AssumeRole` (or another action on a role) as IAM does with a role's trust
+/// policy: the trust policy must allow the caller (by name, or its account); when it names only
+/// the account, the caller's identity policies must allow too (root always does in its own
+/// account); across accounts both sides are needed; an explicit deny anywhere wins. Unlike
+/// [`evaluate_all`], an identity allow alone (or root) never suffices.
+pub fn evaluate_trust(
+    request: &AuthorizationRequest,
+    identity_policies: &[PolicyDocument],
+    trust_policy: &PolicyDocument,
+) -> Decision {
+    let decision = evaluate_all(
+        request,
+        identity_policies,
+        std::slice::from_ref(trust_policy),
+    );
+    if !decision.is_allowed() {
+        return decision;
+    }
+    let ctx = request.effective_context();
+    let trusted = trust_policy.statements.iter().any(|statement| {
+        statement.effect == Effect::Allow
+            && principal_match(statement, request) != PrincipalMatch::No
+            && statement_applies(statement, trust_policy, request, &ctx)
+    });
+    if trusted {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoResourceAllow,
+        }
+    }
+}
+
 /// The `AccessDeniedException` message AWS gives for `decision`, e.g. `User:
 /// arn:aws:iam::123456789012:user/alice is not authorized to perform:
 /// secretsmanager:GetSecretValue on resource: prod/db because no identity-based policy allows

@@ -44,8 +44,8 @@ pub use context::{
     JSON_KEY_CONDITION_KEY,
 };
 pub use eval::{
-    access_denied_message, evaluate, evaluate_all, policies_test_json_key, Decision,
-    ImplicitDenyReason, PolicyType,
+    access_denied_message, evaluate, evaluate_all, evaluate_trust, policies_test_json_key,
+    Decision, ImplicitDenyReason, PolicyType,
 };
 pub use jsonkeys::{filter_secret_string, json_key_access, top_level_keys, JsonKeyAccess};
 
@@ -310,6 +310,28 @@ impl FromStr for ConditionOperator {
 /// first problem found.
 pub fn parse_policy(doc: &str) -> Result<PolicyDocument> {
     parse_policy_of_kind(doc, PolicyKind::Resource)
+}
+
+/// Parses a role's trust policy (`AssumeRolePolicyDocument`): the resource-policy grammar,
+/// except that a statement may omit `Resource` (as IAM's trust policies do; it means the role).
+pub fn parse_trust_policy(doc: &str) -> Result<PolicyDocument> {
+    let mut value: Value = match serde_json::from_str(doc) {
+        Ok(v) => v,
+        Err(_) => return parse_policy(doc),
+    };
+    let fill = |statement: &mut Value| {
+        if let Some(obj) = statement.as_object_mut() {
+            if !obj.contains_key("Resource") && !obj.contains_key("NotResource") {
+                obj.insert("Resource".to_string(), Value::String("*".to_string()));
+            }
+        }
+    };
+    match value.get_mut("Statement") {
+        Some(Value::Array(statements)) => statements.iter_mut().for_each(fill),
+        Some(statement @ Value::Object(_)) => fill(statement),
+        _ => {}
+    }
+    parse_policy(&value.to_string())
 }
 
 /// Parses an identity-based policy (Principal forbidden), for Coffer's own principals.

@@ -100,6 +100,8 @@ pub struct SecretsService {
     /// Coffer's own principals (users, roles, access keys, identity policies); `None` where no
     /// store is wired (then only root principals exist).
     principals: Option<Arc<dyn PrincipalStore>>,
+    /// Temporary credentials (`crate::sts`); `None`: AssumeRole is not offered.
+    sts: Option<crate::sts::StsSettings>,
 }
 
 /// The result of one call: the JSON body of the response or the AWS error.
@@ -249,6 +251,7 @@ impl SecretsService {
             config,
             lanes: lanes::WriteLanes::default(),
             principals: None,
+            sts: None,
         }
     }
 
@@ -260,6 +263,16 @@ impl SecretsService {
 
     pub fn principals(&self) -> Option<&Arc<dyn PrincipalStore>> {
         self.principals.as_ref()
+    }
+
+    /// Offers STS AssumeRole (with a principal store) with these settings.
+    pub fn with_sts(mut self, settings: crate::sts::StsSettings) -> Self {
+        self.sts = Some(settings);
+        self
+    }
+
+    pub fn sts(&self) -> Option<&crate::sts::StsSettings> {
+        self.sts.as_ref()
     }
 
     /// Runs one admin operation (`coffer.<Op>`): authorizes `coffer:<Op>`, runs it, records its
