@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use coffer_core::audit::{AuditEvent, AuditEventType, Caller};
-use coffer_core::clock::Timestamp;
 use coffer_core::ids::Scope;
 use coffer_core::metrics::ScopeGauges;
 use coffer_core::ports::{MetricsSink, RotationInvoker, RotationJob, RotationStartError};
