@@ -1,11 +1,12 @@
 //! Small fakes of the core's other ports, for service tests: an audit sink that keeps what it
 //! is given (and can be made to fail), a clock the test moves by hand, distinct "random" bytes,
-//! metrics that go nowhere.
+//! metrics that count or go nowhere.
 
 use async_trait::async_trait;
 use coffer_core::audit::AuditEvent;
 use coffer_core::clock::{Clock, RandomSource, Timestamp};
 use coffer_core::ports::{AuditError, AuditSink, MetricsSink};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -84,4 +85,35 @@ pub struct NoMetrics;
 impl MetricsSink for NoMetrics {
     fn record_call(&self, _: &str, _: Option<&str>, _: f64) {}
     fn increment(&self, _: &str, _: u64) {}
+}
+
+/// Counts calls (`call:<Op>`), errors (`error:<Op>:<Code>`) and other counters by name.
+#[derive(Default)]
+pub struct CountingMetrics(Mutex<BTreeMap<String, u64>>);
+
+impl CountingMetrics {
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+impl MetricsSink for CountingMetrics {
+    fn record_call(&self, operation: &str, code: Option<&str>, _: f64) {
+        let mut counters = self.0.lock().unwrap();
+        *counters.entry(format!("call:{operation}")).or_default() += 1;
+        if let Some(code) = code {
+            *counters
+                .entry(format!("error:{operation}:{code}"))
+                .or_default() += 1;
+        }
+    }
+
+    fn increment(&self, metric: &str, by: u64) {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(metric.to_string())
+            .or_default() += by;
+    }
 }

@@ -4,81 +4,16 @@
 
 use async_trait::async_trait;
 use coffer_core::audit::{AuditEvent, AuditEventType};
-use coffer_core::clock::{Clock, RandomSource, Timestamp};
-use coffer_core::ports::{
-    AuditError, AuditSink, MetricsSink, RotationInvoker, RotationJob, RotationStartError,
-};
+use coffer_core::clock::Timestamp;
+use coffer_core::ports::{RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, RefusedCall, SecretsService, ServiceConfig};
+use coffer_testkit::fakes::{CountingMetrics, CountingRandom, ManualClock, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 const T0: i64 = 1_714_564_800_000;
-
-#[derive(Default)]
-struct RecordingAudit {
-    events: Mutex<Vec<AuditEvent>>,
-    failing: AtomicBool,
-}
-
-#[async_trait]
-impl AuditSink for RecordingAudit {
-    async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(AuditError("disk full".into()));
-        }
-        self.events.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Counters(Mutex<BTreeMap<String, u64>>);
-
-impl MetricsSink for Counters {
-    fn record_call(&self, operation: &str, code: Option<&str>, _: f64) {
-        let mut counters = self.0.lock().unwrap();
-        *counters.entry(format!("call:{operation}")).or_default() += 1;
-        if let Some(code) = code {
-            *counters
-                .entry(format!("error:{operation}:{code}"))
-                .or_default() += 1;
-        }
-    }
-    fn increment(&self, metric: &str, by: u64) {
-        *self
-            .0
-            .lock()
-            .unwrap()
-            .entry(metric.to_string())
-            .or_default() += by;
-    }
-}
-
-impl Counters {
-    fn get(&self, name: &str) -> u64 {
-        self.0.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
-}
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(T0)
-    }
-}
-
-struct Counter(AtomicU64);
-impl RandomSource for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst).to_le_bytes();
-            chunk.copy_from_slice(&n[..chunk.len()]);
-        }
-    }
-}
 
 struct NoRunner;
 #[async_trait]
@@ -91,12 +26,12 @@ impl RotationInvoker for NoRunner {
 struct Fixture {
     service: SecretsService,
     audit: Arc<RecordingAudit>,
-    metrics: Arc<Counters>,
+    metrics: Arc<CountingMetrics>,
 }
 
 fn fixture(audit_required: bool, _runner: bool) -> Fixture {
     let audit = Arc::new(RecordingAudit::default());
-    let metrics = Arc::new(Counters::default());
+    let metrics = Arc::new(CountingMetrics::default());
     let service = SecretsService::new(
         Ports {
             repository: Arc::new(InMemorySecretRepository::new()),
@@ -104,8 +39,8 @@ fn fixture(audit_required: bool, _runner: bool) -> Fixture {
             audit: audit.clone(),
             metrics: metrics.clone(),
             rotation: Arc::new(NoRunner),
-            clock: Arc::new(FixedClock),
-            random: Arc::new(Counter(AtomicU64::new(1))),
+            clock: Arc::new(ManualClock::at(T0)),
+            random: Arc::new(CountingRandom::default()),
         },
         ServiceConfig {
             paging_key: [7; 32],

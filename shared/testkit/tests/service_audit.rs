@@ -6,43 +6,13 @@ use async_trait::async_trait;
 use coffer_core::audit::{AuditEvent, AuditEventType, Caller};
 use coffer_core::ids::Scope;
 use coffer_core::metrics::ScopeGauges;
-use coffer_core::ports::{MetricsSink, RotationInvoker, RotationJob, RotationStartError};
+use coffer_core::ports::{RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
-use coffer_testkit::fakes::{CountingRandom, ManualClock, RecordingAudit};
+use coffer_testkit::fakes::{CountingMetrics, CountingRandom, ManualClock, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Counters(Mutex<BTreeMap<String, u64>>);
-
-impl MetricsSink for Counters {
-    fn record_call(&self, operation: &str, code: Option<&str>, _: f64) {
-        let mut counters = self.0.lock().unwrap();
-        *counters.entry(format!("call:{operation}")).or_default() += 1;
-        if let Some(code) = code {
-            *counters
-                .entry(format!("error:{operation}:{code}"))
-                .or_default() += 1;
-        }
-    }
-    fn increment(&self, metric: &str, by: u64) {
-        *self
-            .0
-            .lock()
-            .unwrap()
-            .entry(metric.to_string())
-            .or_default() += by;
-    }
-}
-
-impl Counters {
-    fn get(&self, name: &str) -> u64 {
-        self.0.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
-}
+use std::sync::Arc;
 
 struct Runner(bool);
 #[async_trait]
@@ -59,7 +29,7 @@ impl RotationInvoker for Runner {
 struct Fixture {
     service: SecretsService,
     audit: Arc<RecordingAudit>,
-    metrics: Arc<Counters>,
+    metrics: Arc<CountingMetrics>,
     clock: Arc<ManualClock>,
 }
 
@@ -67,7 +37,7 @@ const T0: i64 = 1_714_564_800_000;
 
 fn fixture(audit_required: bool, runner_accepts: bool) -> Fixture {
     let audit = Arc::new(RecordingAudit::default());
-    let metrics = Arc::new(Counters::default());
+    let metrics = Arc::new(CountingMetrics::default());
     let clock = Arc::new(ManualClock::at(T0));
     let service = SecretsService::new(
         Ports {
