@@ -661,6 +661,28 @@ impl Spawned {
 }
 
 /// Path of the `coffer` binary under test.
+/// Runs `coffer keys <args>` on a local server's keyring (its data dir, account and region)
+/// and returns what it printed; panics when it fails.
+pub fn coffer_keys(server: &CofferServer, args: &[&str]) -> String {
+    let out = std::process::Command::new(coffer_bin())
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .arg("--account-id")
+        .arg(server.account_id().expect("local server"))
+        .arg("--region")
+        .arg(server.region())
+        .output()
+        .expect("run coffer keys");
+    assert!(
+        out.status.success(),
+        "coffer keys {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn coffer_bin() -> PathBuf {
     if let Ok(bin) = std::env::var("COFFER_BIN") {
         if !bin.is_empty() {

@@ -255,25 +255,33 @@ async fn cross_account_read_needs_resource_and_identity_allow() {
     let root = server.default_client();
     let owner = server.account_id().unwrap_or("111122223333").to_string();
     let other = "444455556666";
-    let name = unique_name("shared");
-    let created = root
-        .create_secret()
-        .name(&name)
-        .secret_string("shared-value")
-        .send()
-        .await
-        .unwrap();
-    let arn = created.arn().unwrap().to_string();
+    // Shared secrets must be under a customer key (AWS's rule for the managed key).
+    let alias = format!("alias/shared-{}", random_letters(8).to_lowercase());
+    coffer_keys(&server, &["create", "--alias", &alias]);
     let resource_policy = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{other}:root")},
         "Action": "secretsmanager:GetSecretValue", "Resource": "*"
     }]});
-    root.put_resource_policy()
-        .secret_id(&arn)
-        .resource_policy(resource_policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    let mut arns = Vec::new();
+    for key in [Some(alias.as_str()), None] {
+        let created = root
+            .create_secret()
+            .name(unique_name("shared"))
+            .set_kms_key_id(key.map(str::to_string))
+            .secret_string("shared-value")
+            .send()
+            .await
+            .unwrap();
+        let arn = created.arn().unwrap().to_string();
+        root.put_resource_policy()
+            .secret_id(&arn)
+            .resource_policy(resource_policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        arns.push(arn);
+    }
+    let (arn, default_key_arn) = (&arns[0], &arns[1]);
     // Users in the second account, created by this server's root through `Account`.
     let make = |user: &str, policy: Value| {
         admin(
@@ -302,16 +310,84 @@ async fn cross_account_read_needs_resource_and_identity_allow() {
     let without = make("xnothing", allow(json!("secretsmanager:DescribeSecret")));
     let got = allowed
         .get_secret_value()
-        .secret_id(&arn)
+        .secret_id(arn)
         .send()
         .await
         .unwrap();
     assert_eq!(got.secret_string(), Some("shared-value"));
     expect_error(
-        without.get_secret_value().secret_id(&arn).send().await,
+        without.get_secret_value().secret_id(arn).send().await,
         "AccessDeniedException",
     );
+    // The same policies on a secret under the default key: refused with AWS's message.
+    let err = expect_error(
+        allowed
+            .get_secret_value()
+            .secret_id(default_key_arn)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(
+        format!("{err:?}").contains("encrypt the secret with the default KMS service key"),
+        "{err:?}"
+    );
+    // The owner still reads it.
+    root.get_secret_value()
+        .secret_id(default_key_arn)
+        .send()
+        .await
+        .unwrap();
     assert_ne!(owner, other);
+}
+
+#[tokio::test]
+async fn resource_policy_that_locks_its_author_out_is_refused() {
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+        return;
+    };
+    let root = server.default_client();
+    let account = server.account_id().unwrap_or("111122223333").to_string();
+    let name = unique_name("lockout");
+    create_string_secret(&root, &name, "v").await;
+    let deny_to_root = |action: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": action, "Resource": "*"
+        }]})
+        .to_string()
+    };
+    let err = expect_error(
+        root.put_resource_policy()
+            .secret_id(&name)
+            .resource_policy(deny_to_root("secretsmanager:*"))
+            .send()
+            .await,
+        "MalformedPolicyDocumentException",
+    );
+    assert!(
+        format!("{err:?}").contains("will not allow you to update the resource policy"),
+        "{err:?}"
+    );
+    // Nothing was stored.
+    let policy = root
+        .get_resource_policy()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.resource_policy(), None);
+    // Denying something else is fine.
+    root.put_resource_policy()
+        .secret_id(&name)
+        .resource_policy(deny_to_root("secretsmanager:DeleteSecret"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        root.delete_secret().secret_id(&name).send().await,
+        "AccessDeniedException",
+    );
 }
 
 #[tokio::test]

@@ -4,27 +4,6 @@
 //! nothing; reads fail per secret; enabling the key restores access.
 
 use coffer_e2e::*;
-use std::process::Command;
-
-fn keys(server: &CofferServer, args: &[&str]) -> String {
-    let out = Command::new(coffer_bin())
-        .arg("keys")
-        .args(args)
-        .arg("--data-dir")
-        .arg(server.data_dir())
-        .arg("--account-id")
-        .arg(server.account_id().expect("local server"))
-        .arg("--region")
-        .arg(server.region())
-        .output()
-        .expect("run coffer keys");
-    assert!(
-        out.status.success(),
-        "coffer keys {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disabled_key_fails_reads_with_decryption_failure_and_writes_with_encryption_failure() {
@@ -33,7 +12,7 @@ async fn disabled_key_fails_reads_with_decryption_failure_and_writes_with_encryp
     };
     let client = server.default_client();
     let alias = format!("alias/faults-{}", random_letters(8).to_lowercase());
-    let created = keys(&server, &["create", "--alias", &alias]);
+    let created = coffer_keys(&server, &["create", "--alias", &alias]);
     assert!(created.contains(&alias), "keys create output: {created}");
 
     let name = unique_name("faults");
@@ -50,7 +29,7 @@ async fn disabled_key_fails_reads_with_decryption_failure_and_writes_with_encryp
     create_string_secret(&client, &other, "default key").await;
     let versions_before = list_all_versions(&client, &name, true).await.len();
 
-    keys(&server, &["disable", &alias]);
+    coffer_keys(&server, &["disable", &alias]);
 
     let err = expect_error(
         client.get_secret_value().secret_id(&name).send().await,
@@ -124,7 +103,7 @@ async fn disabled_key_fails_reads_with_decryption_failure_and_writes_with_encryp
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].error_code(), Some("DecryptionFailure"));
 
-    keys(&server, &["enable", &alias]);
+    coffer_keys(&server, &["enable", &alias]);
     let value = client
         .get_secret_value()
         .secret_id(&name)

@@ -205,6 +205,47 @@ async fn assumed_role_session_reads_what_the_role_allows() {
     // The session's secret never reaches the log.
     let log = server.log_text();
     assert!(!log.contains(&s.sk) && !log.contains(&s.token));
+
+    // The audit trail has the STS calls as CloudTrail logs them, without the secret or token.
+    let trail = std::fs::read_to_string(server.data_dir().join("audit/events.jsonl")).unwrap();
+    assert!(!trail.contains(&s.sk) && !trail.contains(&s.token));
+    let events: Vec<Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let assumed = events
+        .iter()
+        .find(|e| e["eventName"] == "AssumeRole" && e["errorCode"].is_null())
+        .expect("an AssumeRole event");
+    assert_eq!(assumed["eventSource"], "sts.amazonaws.com");
+    assert_eq!(
+        assumed["userIdentity"]["arn"],
+        format!("arn:aws:iam::{account}:user/alice")
+    );
+    assert_eq!(assumed["requestParameters"]["roleArn"], role_arn.as_str());
+    assert_eq!(
+        assumed["requestParameters"]["roleSessionName"],
+        "e2e-session"
+    );
+    assert_eq!(
+        assumed["responseElements"]["credentials"]["accessKeyId"],
+        s.ak.as_str()
+    );
+    assert_eq!(
+        assumed["responseElements"]["assumedRoleUser"]["arn"],
+        s.arn.as_str()
+    );
+    assert_eq!(assumed["resources"][0]["ARN"], role_arn.as_str());
+    assert_eq!(assumed["resources"][0]["type"], "AWS::IAM::Role");
+    assert_eq!(assumed["readOnly"], false);
+    let who_event = events
+        .iter()
+        .find(|e| e["eventName"] == "GetCallerIdentity")
+        .expect("a GetCallerIdentity event");
+    assert_eq!(who_event["eventSource"], "sts.amazonaws.com");
+    assert_eq!(who_event["readOnly"], true);
+    assert_eq!(who_event["userIdentity"]["arn"], s.arn.as_str());
+    assert_eq!(who_event["userIdentity"]["accessKeyId"], s.ak.as_str());
 }
 
 #[tokio::test]

@@ -7,7 +7,10 @@
 //! - [`LambdaRotationFunction`] is the `RotationFunction` of AWS mode: the rotation driver runs
 //!   each step of a secret's rotation function with `Invoke` (`InvocationType=RequestResponse`)
 //!   and the step event AWS sends. A function error (`X-Amz-Function-Error` set) becomes a
-//!   `StepFailure` carrying the function's `errorMessage`.
+//!   `StepFailure` naming the function's `errorType` but not its `errorMessage`: the failure
+//!   lands in the `RotationFailed` audit event, and a rotation function's own text may quote
+//!   the secret it was handling (a connection string, a rejected password). The message is in
+//!   the function's own log group, where its author put it.
 //!
 //! Both take an endpoint override (`--lambda-endpoint`, `COFFER_LAMBDA_ENDPOINT`): LocalStack,
 //! a local Lambda emulator, or the Invoke API of the test harness (`tests/src/lambda_runtime.rs`).
@@ -123,24 +126,25 @@ impl LambdaRotationFunction {
     }
 }
 
-/// The message of a Lambda function-error payload (`{"errorMessage": ..., "errorType": ...}`),
-/// or the payload itself (shortened) when it has another shape.
-pub fn function_error_message(payload: &[u8]) -> String {
+/// What may be repeated of an error payload of `Invoke`: the `errorType` of a function error
+/// (`{"errorMessage": ..., "errorType": ...}`; the message, written by the function, is
+/// withheld), or the `Message` of an error of the Lambda service itself
+/// (`{"Type": "User", "Message": "Function not found: ..."}`). Any other payload is withheld.
+pub fn function_error_summary(payload: &[u8]) -> String {
+    const WITHHELD: &str = "message withheld; see the function's logs";
     let parsed: Option<serde_json::Value> = serde_json::from_slice(payload).ok();
     let field = |name: &str| {
         parsed
             .as_ref()
             .and_then(|v| v.get(name))
             .and_then(|v| v.as_str())
-            .map(str::to_string)
+            .map(|s| s.chars().take(256).collect::<String>())
     };
-    match (field("errorType"), field("errorMessage")) {
-        (Some(kind), Some(message)) => format!("{kind}: {message}"),
-        (None, Some(message)) => message,
-        _ => field("Message").unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(payload);
-            text.chars().take(500).collect()
-        }),
+    match (field("errorType"), field("errorMessage"), field("Message")) {
+        (Some(kind), _, _) => format!("{kind} ({WITHHELD})"),
+        (None, Some(_), _) => format!("function error ({WITHHELD})"),
+        (None, None, Some(service_message)) => service_message,
+        (None, None, None) => format!("unrecognised error payload ({WITHHELD})"),
     }
 }
 
@@ -166,7 +170,7 @@ impl RotationFunction for LambdaRotationFunction {
                 None => Ok(()),
                 Some(kind) => {
                     let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
-                    let message = function_error_message(body);
+                    let message = function_error_summary(body);
                     Err(StepFailure(format!(
                         "{} of {function_arn} failed ({kind}): {message}",
                         event.step
@@ -181,7 +185,7 @@ impl RotationFunction for LambdaRotationFunction {
                 let message = raw
                     .body()
                     .bytes()
-                    .map(function_error_message)
+                    .map(function_error_summary)
                     .filter(|m| !m.is_empty())
                     .unwrap_or_else(|| DisplayErrorContext(context.err()).to_string());
                 Err(StepFailure(format!(
@@ -203,21 +207,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn function_error_message_reads_lambda_error_shapes() {
-        assert_eq!(
-            function_error_message(
-                br#"{"errorType":"ValueError","errorMessage":"setSecret: cannot log in"}"#
+    fn function_error_summary_names_the_error_type_and_withholds_the_function_message() {
+        let canary = "hunter2-canary-password";
+        let summaries = [
+            function_error_summary(
+                format!(
+                    r#"{{"errorType":"ValueError","errorMessage":"cannot log in with {canary}"}}"#
+                )
+                .as_bytes(),
             ),
-            "ValueError: setSecret: cannot log in"
+            function_error_summary(format!(r#"{{"errorMessage":"{canary}"}}"#).as_bytes()),
+            function_error_summary(canary.as_bytes()),
+        ];
+        assert!(summaries[0].starts_with("ValueError ("), "{}", summaries[0]);
+        assert!(
+            summaries[1].starts_with("function error ("),
+            "{}",
+            summaries[1]
         );
-        assert_eq!(
-            function_error_message(br#"{"errorMessage":"boom"}"#),
-            "boom"
+        assert!(
+            summaries[2].starts_with("unrecognised error payload ("),
+            "{}",
+            summaries[2]
         );
+        for summary in &summaries {
+            assert!(!summary.contains(canary), "{summary}");
+            assert!(summary.contains("see the function's logs"), "{summary}");
+        }
+        // Errors of the Lambda service itself are AWS's text, not the function's: kept.
         assert_eq!(
-            function_error_message(br#"{"Type":"User","Message":"Function not found"}"#),
+            function_error_summary(br#"{"Type":"User","Message":"Function not found"}"#),
             "Function not found"
         );
-        assert_eq!(function_error_message(b"plain text"), "plain text");
     }
 }

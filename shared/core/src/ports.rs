@@ -175,6 +175,10 @@ pub enum KeyError {
     Unavailable(String),
 }
 
+/// The alias of the key a secret is encrypted under when it names none: AWS's managed key
+/// for Secrets Manager. Every `KeyProvider` gives each scope's default key this alias.
+pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/secretsmanager";
+
 #[async_trait]
 pub trait KeyProvider: Send + Sync {
     /// Resolves a key id, key ARN, alias name or alias ARN (`None`: the default key of the
@@ -324,8 +328,10 @@ impl std::fmt::Debug for RotationStepEvent {
     }
 }
 
-/// Why a rotation function's step failed: the function's error message (never a secret value:
-/// rotation functions report what failed, not with what).
+/// Why a rotation function's step failed, in words that may be recorded in the audit trail:
+/// Coffer's own description (and a built-in rotator's message, which never quotes a secret),
+/// never text a third-party function wrote, since that could quote the secret it handled (the
+/// Lambda adapter keeps only the `errorType`).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{0}")]
 pub struct StepFailure(pub String);

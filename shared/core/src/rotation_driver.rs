@@ -79,7 +79,8 @@ struct AttemptFailure {
     message: String,
 }
 
-/// Longest rotation-function error message copied into a `RotationFailed` event.
+/// Longest failure description copied into a `RotationFailed` event (the adapters of
+/// `RotationFunction` never pass a Lambda function's own error message; see `StepFailure`).
 const MAX_ERROR_MESSAGE: usize = 512;
 
 pub struct RotationDriver {

@@ -13,8 +13,8 @@
 
 use crate::clock::Timestamp;
 use crate::policy::{
-    access_denied_message, evaluate_trust, parse_identity_policy, parse_trust_policy,
-    AuthorizationRequest, PolicyDocument, PrincipalInfo, PrincipalKind,
+    access_denied_message, evaluate_trust, parse_trust_policy, AuthorizationRequest,
+    PolicyDocument, PrincipalInfo, PrincipalKind,
 };
 use crate::principals::PrincipalType;
 use crate::service::{RequestContext, SecretsService};
@@ -301,9 +301,39 @@ fn random_text(random: &dyn crate::clock::RandomSource, alphabet: &[u8], len: us
 }
 
 impl SecretsService {
-    /// Runs one STS action (`AssumeRole`, `GetCallerIdentity`) for the authenticated caller.
-    /// `params` are the decoded form members.
+    /// Runs one STS action (`AssumeRole`, `GetCallerIdentity`) for the authenticated caller,
+    /// and records its audit event and metrics as every call does. `params` are the decoded
+    /// form members.
     pub async fn handle_sts(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<StsOutput, StsError> {
+        let started = self.ports().clock.now();
+        let mut outcome = self.run_sts(ctx, action, params).await;
+        if let Err(e) = self.audit_sts(ctx, action, params, &outcome).await {
+            outcome = Err(StsError {
+                code: "InternalFailure",
+                message: e.message().to_string(),
+                status: 500,
+            });
+        }
+        let elapsed = (self.ports().clock.now().millis() - started.millis()) as f64;
+        let metric_name = if crate::audit::STS_ACTIONS.contains(&action) {
+            action
+        } else {
+            "UnknownOperation"
+        };
+        self.ports().metrics.record_call(
+            metric_name,
+            outcome.as_ref().err().map(|e| e.code),
+            elapsed,
+        );
+        outcome
+    }
+
+    async fn run_sts(
         &self,
         ctx: &RequestContext,
         action: &str,
@@ -401,7 +431,7 @@ impl SecretsService {
         else {
             return Err(denied_implicitly(&request));
         };
-        let identity = self.caller_policies(&ctx.principal).await?;
+        let identity = self.caller_policies(ctx).await?;
         let decision = evaluate_trust(&request, &identity, &trust);
         if !decision.is_allowed() {
             return Err(StsError::access_denied(access_denied_message(
@@ -452,31 +482,72 @@ impl SecretsService {
         })
     }
 
-    /// The identity policies of the caller (root: none; sessions: their role's).
-    async fn caller_policies(&self, p: &PrincipalInfo) -> Result<Vec<PolicyDocument>, StsError> {
-        let kind = match p.kind {
-            PrincipalKind::Root => return Ok(Vec::new()),
-            PrincipalKind::User => PrincipalType::User,
-            PrincipalKind::Role | PrincipalKind::AssumedRole => PrincipalType::Role,
+    /// The identity policies of the caller (root: none; sessions: their role's), as every
+    /// call's authorization reads them.
+    async fn caller_policies(&self, ctx: &RequestContext) -> Result<Vec<PolicyDocument>, StsError> {
+        self.identity_policies(ctx).await.map_err(|e| {
+            tracing::error!(error = %e, "principal store failure");
+            StsError::internal()
+        })
+    }
+
+    /// Records the CloudTrail event of one STS call (`eventSource` `sts.amazonaws.com`, as
+    /// CloudTrail logs AssumeRole): the request's role, session name and duration, and of the
+    /// answer only the access key id, expiry and assumed-role user — never the secret access
+    /// key or the session token. Fails only when audit is required and it was not recorded.
+    async fn audit_sts(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        params: &BTreeMap<String, String>,
+        outcome: &Result<StsOutput, StsError>,
+    ) -> crate::error::Result<()> {
+        let event_name = if crate::audit::STS_ACTIONS.contains(&action) {
+            action
+        } else {
+            "UnknownOperation"
         };
-        let (Some(store), Some(name)) = (self.principals(), &p.name) else {
-            return Ok(Vec::new());
-        };
-        let record = store
-            .get_principal(&p.account, kind, name)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "principal store failure");
-                StsError::internal()
-            })?;
-        Ok(record
-            .map(|r| {
-                r.policies
-                    .values()
-                    .filter_map(|doc| parse_identity_policy(doc).ok())
-                    .collect()
-            })
-            .unwrap_or_default())
+        let mut event = self.call_event(
+            &ctx.scope.region,
+            ctx.caller.clone(),
+            &ctx.request_id,
+            event_name,
+        );
+        event.read_only = action == "GetCallerIdentity";
+        if action == "AssumeRole" {
+            let mut request = serde_json::Map::new();
+            for (member, field) in [
+                ("RoleArn", "roleArn"),
+                ("RoleSessionName", "roleSessionName"),
+                ("DurationSeconds", "durationSeconds"),
+            ] {
+                if let Some(value) = params.get(member) {
+                    request.insert(field.to_string(), serde_json::Value::String(value.clone()));
+                }
+            }
+            event.request_parameters = serde_json::Value::Object(request);
+            event.resources = params.get("RoleArn").cloned().into_iter().collect();
+        }
+        match outcome {
+            Ok(StsOutput::AssumeRole {
+                access_key_id,
+                expiration,
+                assumed_role_id,
+                arn,
+                ..
+            }) => {
+                event.response_elements = serde_json::json!({
+                    "credentials": {"accessKeyId": access_key_id, "expiration": expiration},
+                    "assumedRoleUser": {"assumedRoleId": assumed_role_id, "arn": arn},
+                });
+            }
+            Ok(StsOutput::CallerIdentity { .. }) => {}
+            Err(e) => {
+                event.error_code = Some(e.code.to_string());
+                event.error_message = Some(e.message.clone());
+            }
+        }
+        self.record_event(&ctx.request_id, &event).await
     }
 }
 

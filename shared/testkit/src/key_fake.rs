@@ -25,7 +25,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use zeroize::Zeroizing;
 
 /// The alias of each scope's default key, as AWS names its managed Secrets Manager key.
-pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/secretsmanager";
+pub use coffer_core::ports::DEFAULT_KEY_ALIAS;
 
 const MAGIC: &[u8; 8] = b"FAKEKEY1";
 const KEY_ID_LEN: usize = 36;

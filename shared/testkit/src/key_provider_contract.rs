@@ -11,7 +11,7 @@ use coffer_core::ids::Scope;
 use coffer_core::ports::{encryption_context, EncryptionContext, KeyError, KeyProvider};
 
 /// The alias every provider must give the scope's default key.
-pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/secretsmanager";
+pub use coffer_core::ports::DEFAULT_KEY_ALIAS;
 
 /// A key id that no provider has issued (valid UUID form).
 const UNKNOWN_KEY_ID: &str = "11111111-2222-4333-8444-555555555555";

@@ -19,6 +19,22 @@ use serde::{Deserialize, Serialize};
 /// `sourceIPAddress` and `userAgent`.
 pub const SERVICE_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
 
+/// The STS actions Coffer answers (`crate::sts`); their events carry STS's `eventSource` and
+/// name roles as their resources, as CloudTrail records them.
+pub const STS_ACTIONS: &[&str] = &["AssumeRole", "GetCallerIdentity"];
+
+/// CloudTrail's `eventSource` and `resources[].type` of an event named `event_name`.
+fn source_and_resource_type(event_name: &str) -> (&'static str, &'static str) {
+    if STS_ACTIONS.contains(&event_name) {
+        ("sts.amazonaws.com", "AWS::IAM::Role")
+    } else {
+        (
+            "secretsmanager.amazonaws.com",
+            "AWS::SecretsManager::Secret",
+        )
+    }
+}
+
 /// `userIdentity.type` of a caller refused at authentication (CloudTrail's "an identity type
 /// that CloudTrail can't determine").
 pub const UNKNOWN_IDENTITY: &str = "Unknown";
@@ -205,11 +221,12 @@ impl AuditEvent {
                 "invokedBy": SERVICE_PRINCIPAL,
             }),
         };
+        let (event_source, resource_type) = source_and_resource_type(&self.event_name);
         let mut record = serde_json::json!({
             "eventVersion": "1.08",
             "userIdentity": user_identity,
             "eventTime": iso8601(self.event_time),
-            "eventSource": "secretsmanager.amazonaws.com",
+            "eventSource": event_source,
             "eventName": self.event_name,
             "awsRegion": self.region,
             "sourceIPAddress": self.caller.source_ip,
@@ -222,7 +239,7 @@ impl AuditEvent {
             "resources": self.resources.iter().map(|arn| serde_json::json!({
                 "ARN": arn,
                 "accountId": self.caller.account_id,
-                "type": "AWS::SecretsManager::Secret",
+                "type": resource_type,
             })).collect::<Vec<_>>(),
             "eventType": match self.event_type {
                 AuditEventType::AwsApiCall => "AwsApiCall",

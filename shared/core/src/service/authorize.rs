@@ -20,6 +20,7 @@ use crate::policy::{
     required_actions, AuthorizationRequest, JsonKeyAccess, PolicyDocument, PrincipalKind,
     SecretFacts,
 };
+use crate::ports::DEFAULT_KEY_ALIAS;
 use crate::principals::PrincipalType;
 use crate::value::SecretValue;
 use serde_json::Value;
@@ -32,7 +33,7 @@ pub(super) struct Authorized {
 
 impl SecretsService {
     /// The caller's identity policies (root and unknown principals have none).
-    pub(super) async fn identity_policies(
+    pub(crate) async fn identity_policies(
         &self,
         ctx: &RequestContext,
     ) -> Result<Vec<PolicyDocument>> {
@@ -160,6 +161,9 @@ impl SecretsService {
                 return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
             }
         }
+        if let Some(r) = &record {
+            refuse_default_key_across_accounts(ctx, r, operation, &request)?;
+        }
         let ctx = match &record {
             Some(r) if r.scope != ctx.scope => RequestContext {
                 scope: r.scope.clone(),
@@ -168,6 +172,39 @@ impl SecretsService {
             _ => ctx.clone(),
         };
         Ok(Authorized { ctx })
+    }
+
+    /// The lockout check of PutResourcePolicy: refuses a new resource policy under which the
+    /// caller could no longer change the secret's policy (`secretsmanager:PutResourcePolicy`
+    /// explicitly denied to it, or, across accounts, no longer allowed), as KMS refuses a key
+    /// policy that would lock its author out. The caller's account root is not exempt from an
+    /// explicit deny, so it is checked like everyone else.
+    pub(super) async fn refuse_policy_lockout(
+        &self,
+        ctx: &RequestContext,
+        record: &SecretRecord,
+        new_policy: &PolicyDocument,
+    ) -> Result<()> {
+        let body = serde_json::json!({ "SecretId": record.arn.as_str() });
+        let facts = facts_of(record);
+        let Some(required) = required_actions("PutResourcePolicy", &body, Some(&facts)) else {
+            return Ok(());
+        };
+        let identity = self.identity_policies(ctx).await?;
+        let policies = [new_policy.clone()];
+        for action in &required {
+            let req = self.base_request(
+                ctx,
+                action.to_request(ctx.principal.clone(), record.arn.as_str()),
+            );
+            if !evaluate_all(&req, &identity, &policies).is_allowed() {
+                return Err(Error::MalformedPolicyDocument(format!(
+                    "The new resource policy will not allow you to update the resource policy in the future: it does not let {} perform {} on this secret.",
+                    ctx.principal.arn, action.action
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Authorizes one value read of a batch (GetSecretValue on the secret), before the value is
@@ -205,6 +242,9 @@ impl SecretsService {
             if !decision.is_allowed() {
                 return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
             }
+        }
+        if let Ok(r) = record {
+            refuse_default_key_across_accounts(ctx, r, "GetSecretValue", &body)?;
         }
         Ok(())
     }
@@ -249,6 +289,46 @@ impl SecretsService {
                 Err(Error::AccessDenied(access_denied_message(&req, &decision)))
             }
         }
+    }
+}
+
+/// The message AWS answers a cross-account value call on a secret under the default key with.
+pub const DEFAULT_KEY_CROSS_ACCOUNT_MESSAGE: &str = "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.";
+
+/// AWS's rule: the AWS managed key `aws/secretsmanager` trusts only its own account, so a call
+/// from another account that must encrypt or decrypt the value (GetSecretValue, PutSecretValue,
+/// an UpdateSecret carrying a value, each read of a BatchGetSecretValue) is refused, whatever
+/// the policies allow. Calls on metadata (DescribeSecret, tags, policies) are not affected.
+fn refuse_default_key_across_accounts(
+    ctx: &RequestContext,
+    record: &SecretRecord,
+    operation: &str,
+    request: &Value,
+) -> Result<()> {
+    let carries_value =
+        request.get("SecretString").is_some() || request.get("SecretBinary").is_some();
+    let uses_the_key = match operation {
+        "GetSecretValue" | "PutSecretValue" => true,
+        "UpdateSecret" => carries_value,
+        _ => false,
+    };
+    if uses_the_key
+        && ctx.principal.account != record.scope.account
+        && uses_default_key(record.kms_key_id.as_deref())
+    {
+        return Err(Error::AccessDenied(
+            DEFAULT_KEY_CROSS_ACCOUNT_MESSAGE.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// True for a secret under the AWS managed key: no `KmsKeyId`, or the managed key's alias
+/// (by name or alias ARN).
+fn uses_default_key(kms_key_id: Option<&str>) -> bool {
+    match kms_key_id {
+        None => true,
+        Some(id) => id == DEFAULT_KEY_ALIAS || id.ends_with(&format!(":{DEFAULT_KEY_ALIAS}")),
     }
 }
 

@@ -428,7 +428,7 @@ impl SecretsService {
     }
 
     /// The bare `AwsApiCall` event of one call: no parameters, elements, resources or error.
-    fn call_event(
+    pub(crate) fn call_event(
         &self,
         region: &str,
         caller: Caller,
@@ -500,7 +500,7 @@ impl SecretsService {
 
     /// Hands one event to the audit sink. A failure fails the call only when audit is required
     /// (Vault's guarantee); otherwise it is logged and the call goes on.
-    pub(super) async fn record_event(&self, request_id: &str, event: &AuditEvent) -> Result<()> {
+    pub(crate) async fn record_event(&self, request_id: &str, event: &AuditEvent) -> Result<()> {
         let recorded = self.ports.audit.record(event).await;
         if recorded.is_err() {
             self.ports

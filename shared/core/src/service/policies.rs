@@ -1,6 +1,8 @@
 //! Resource policies: Get/Put/Delete/ListResourcePolicies and ValidateResourcePolicy. Policies
 //! are parsed with the IAM grammar of [`crate::policy`] and stored; their enforcement lives in
-//! the authorization step (a later stage of the data path).
+//! the authorization step (a later stage of the data path). PutResourcePolicy refuses a policy
+//! that is public while `BlockPublicPolicy` is set, and one that would lock its author out of
+//! changing it again (`refuse_policy_lockout`).
 
 use super::list::page_size;
 use super::mutate::{Change, DeletedSecrets};
@@ -74,6 +76,10 @@ impl SecretsService {
             return Err(Error::PublicPolicy(
                 "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.".into(),
             ));
+        }
+        // A missing or deleted secret is reported by `mutate` below, as for every write.
+        if let Ok(record) = self.find_secret(ctx, req.secret_id.as_deref()).await {
+            self.refuse_policy_lockout(ctx, &record, &parsed).await?;
         }
         self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
             r.policies.retain(|p| p.name != name);

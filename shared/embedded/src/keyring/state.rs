@@ -11,7 +11,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 /// The alias of the key Secrets Manager uses when a secret names none (AWS's managed key).
-pub const DEFAULT_ALIAS: &str = "alias/aws/secretsmanager";
+pub const DEFAULT_ALIAS: &str = coffer_core::ports::DEFAULT_KEY_ALIAS;
 
 /// The description AWS gives its managed Secrets Manager key.
 pub(crate) const DEFAULT_DESCRIPTION: &str =
