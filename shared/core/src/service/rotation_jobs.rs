@@ -101,77 +101,69 @@ impl SecretsService {
     /// After the four steps: if AWSCURRENT moved to the job's version, records the rotation
     /// (`LastRotatedDate`, the next window) and ends the job.
     pub async fn complete_rotation(&self, job: &RotationJob) -> Result<Completion> {
-        let ctx = self.job_context(job);
         let now = self.ports.clock.now();
-        self.mutate(
-            &ctx,
-            Some(job.secret_arn.as_str()),
-            DeletedSecrets::Refuse,
-            |r| {
-                if !is_current_job(r, job) {
-                    return Ok(Change::Unchanged(Completion::NotCurrent));
-                }
-                let Some(pending) = &job.pending_version else {
-                    return Ok(Change::Unchanged(Completion::NotCurrent));
-                };
-                if !r.version(pending).is_some_and(|v| v.has_stage(AWSCURRENT)) {
-                    return Ok(Change::Unchanged(Completion::NotFinished));
-                }
-                r.rotation.in_progress = None;
-                r.rotation.last_rotated = Some(now);
-                schedule_next_window(r, now);
-                Ok(Change::Write(Completion::Rotated, VersionWrites::default()))
-            },
-        )
+        self.mutate_current_job(job, DeletedSecrets::Refuse, Completion::NotCurrent, |r| {
+            let Some(pending) = &job.pending_version else {
+                return Ok(Change::Unchanged(Completion::NotCurrent));
+            };
+            if !r.version(pending).is_some_and(|v| v.has_stage(AWSCURRENT)) {
+                return Ok(Change::Unchanged(Completion::NotFinished));
+            }
+            r.rotation.in_progress = None;
+            r.rotation.last_rotated = Some(now);
+            schedule_next_window(r, now);
+            Ok(Change::Write(Completion::Rotated, VersionWrites::default()))
+        })
         .await
     }
 
     /// The job gave up: AWSPENDING stays, the job is marked failed (so RotateSecret
     /// reattempts it), and the next window is scheduled from now.
     pub async fn mark_rotation_failed(&self, job: &RotationJob) -> Result<()> {
-        let ctx = self.job_context(job);
         let now = self.ports.clock.now();
-        self.mutate(
-            &ctx,
-            Some(job.secret_arn.as_str()),
-            DeletedSecrets::Allow,
-            |r| {
-                if !is_current_job(r, job) {
-                    return Ok(Change::Unchanged(()));
-                }
-                if let Some(progress) = r.rotation.in_progress.as_mut() {
-                    progress.failed = true;
-                }
-                if job.pending_version.is_some() && r.rotation.enabled {
-                    schedule_next_window(r, now);
-                }
-                Ok(Change::Write((), VersionWrites::default()))
-            },
-        )
+        self.mutate_current_job(job, DeletedSecrets::Allow, (), |r| {
+            if let Some(progress) = r.rotation.in_progress.as_mut() {
+                progress.failed = true;
+            }
+            if job.pending_version.is_some() && r.rotation.enabled {
+                schedule_next_window(r, now);
+            }
+            Ok(Change::Write((), VersionWrites::default()))
+        })
         .await
     }
 
     /// Ends a test-only job: removes the AWSPENDING label the test put on AWSCURRENT's version.
     pub async fn finish_test_rotation(&self, job: &RotationJob) -> Result<()> {
+        self.mutate_current_job(job, DeletedSecrets::Allow, (), |r| {
+            let tested = r.rotation.in_progress.take().map(|p| p.version);
+            if let Some(version) = tested.filter(|v| {
+                r.version(v)
+                    .is_some_and(|m| m.has_stage(AWSPENDING) && m.has_stage(AWSCURRENT))
+            }) {
+                remove_label(r, &version, &StageLabel::pending())?;
+            }
+            Ok(Change::Write((), VersionWrites::default()))
+        })
+        .await
+    }
+
+    /// Applies `change` to the job's secret while the job is still its current rotation;
+    /// otherwise changes nothing and answers `not_current`.
+    async fn mutate_current_job<T: Clone>(
+        &self,
+        job: &RotationJob,
+        deleted: DeletedSecrets,
+        not_current: T,
+        mut change: impl FnMut(&mut SecretRecord) -> Result<Change<T>>,
+    ) -> Result<T> {
         let ctx = self.job_context(job);
-        self.mutate(
-            &ctx,
-            Some(job.secret_arn.as_str()),
-            DeletedSecrets::Allow,
-            |r| {
-                if !is_current_job(r, job) {
-                    return Ok(Change::Unchanged(()));
-                }
-                let tested = r.rotation.in_progress.take().map(|p| p.version);
-                if let Some(version) = tested.filter(|v| {
-                    r.version(v)
-                        .is_some_and(|m| m.has_stage(AWSPENDING) && m.has_stage(AWSCURRENT))
-                }) {
-                    remove_label(r, &version, &StageLabel::pending())?;
-                }
-                Ok(Change::Write((), VersionWrites::default()))
-            },
-        )
+        self.mutate(&ctx, Some(job.secret_arn.as_str()), deleted, |r| {
+            if !is_current_job(r, job) {
+                return Ok(Change::Unchanged(not_current.clone()));
+            }
+            change(r)
+        })
         .await
     }
 }
