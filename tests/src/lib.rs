@@ -198,6 +198,18 @@ impl CofferServer {
         Some(CofferServer::spawn(options))
     }
 
+    /// A spawned server on the embedded backend whatever `COFFER_E2E_BACKEND` says, for tests
+    /// that need the embedded backend's principal store and run only where `COFFER_BIN` is the
+    /// `--features aws` build (the `COFFER_E2E_BACKEND=aws` stage); `None`, with a note on
+    /// stderr, where no process can be spawned.
+    pub fn start_embedded(options: ServerOptions) -> Option<CofferServer> {
+        if let Some(reason) = no_process_reason() {
+            eprintln!("skipped: {reason}");
+            return None;
+        }
+        Some(CofferServer::spawn_on(options, None))
+    }
+
     /// A spawned server on the selected backend, for tests that need process control (kill,
     /// restart, SIGTERM) or its logs but nothing backend-specific; `None`, with a note on
     /// stderr, in endpoint-agnostic mode.

@@ -34,11 +34,18 @@ pub fn router(settings: &AwsSettings, service: Arc<SecretsService>) -> Router {
         AuthMode::SigV4 {
             access_key_id,
             secret_access_key,
-        } => Arc::new(SigV4Authenticator::new(RootCredentials {
-            access_key_id: access_key_id.clone(),
-            secret_access_key: secret_access_key.clone(),
-            account_id: settings.account_id.clone(),
-        })),
+        } => {
+            let sigv4 = SigV4Authenticator::new(RootCredentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                account_id: settings.account_id.clone(),
+            });
+            // LoginWithIam sessions, sealed by the service's codec (coffer_lambda_host).
+            Arc::new(match service.sts() {
+                Some(sts) => sigv4.with_sessions(sts.codec.clone()),
+                None => sigv4,
+            })
+        }
         AuthMode::Iam => Arc::new(ApiGatewayIamAuthenticator::new(
             std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_string()),
         )),

@@ -9,8 +9,10 @@
 
 pub use coffer_aws::lambda_init::fail_init;
 use coffer_aws::lambda_invoke::LambdaRotationFunction;
-use coffer_aws::wiring::{self, AwsSettings, Host};
+use coffer_aws::sts_caller_identity::iam_login_settings;
+use coffer_aws::wiring::{self, AuthMode, AwsSettings, Host};
 use coffer_core::service::{SecretsService, ServiceConfig};
+use coffer_core::sts::{SessionTokenCodec, StsSettings, DEFAULT_MIN_DURATION_SECS};
 use coffer_embedded::audit_log::JsonLinesAuditSink;
 use coffer_embedded::{OsRandom, SystemClock};
 use std::process::ExitCode;
@@ -37,6 +39,30 @@ pub fn init_logging() {
         .init();
 }
 
+/// `coffer.LoginWithIam` and its sessions (SigV4 mode; behind API Gateway's IAM authorization
+/// callers are AWS-verified already): STS at `COFFER_IAM_STS_ENDPOINT` (default: STS of
+/// `AWS_REGION`), the audience `COFFER_IAM_LOGIN_AUDIENCE` if set. Session tokens are sealed
+/// under a key derived from the paging key, which every instance shares.
+fn offer_iam_login(
+    service: SecretsService,
+    paging_key: &[u8; 32],
+) -> Result<SecretsService, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let region = var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_string());
+    let login = iam_login_settings(
+        var("COFFER_IAM_STS_ENDPOINT").as_deref(),
+        &region,
+        var("COFFER_IAM_LOGIN_AUDIENCE"),
+    )
+    .map_err(|e| format!("COFFER_IAM_STS_ENDPOINT: {e}"))?;
+    Ok(service
+        .with_sts(StsSettings {
+            codec: Arc::new(SessionTokenCodec::derived_from(paging_key)),
+            min_duration_secs: DEFAULT_MIN_DURATION_SECS,
+        })
+        .with_iam_login(login))
+}
+
 /// Reads the configuration and builds the service; on bad configuration reports the init
 /// error and returns the exit code the process ends with.
 pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
@@ -55,13 +81,19 @@ pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
         Err(e) => return Err(fail_init(function, &e.to_string()).await),
     };
     let rotation_function = built.rotation_function();
-    let service = SecretsService::new(
+    let mut service = SecretsService::new(
         built.ports,
         ServiceConfig {
             paging_key: built.paging_key,
             audit_required: settings.audit_required,
         },
     );
+    if matches!(settings.auth, AuthMode::SigV4 { .. }) {
+        service = match offer_iam_login(service, &built.paging_key) {
+            Ok(service) => service,
+            Err(e) => return Err(fail_init(function, &e).await),
+        };
+    }
     Ok(ColdStart {
         settings,
         service: Arc::new(service),

@@ -24,7 +24,9 @@ use zeroize::Zeroizing;
 
 pub const AFTER_HELP: &str = "Operations: create-user, delete-user, list-users, create-role, \
 delete-role, list-roles, create-access-key, delete-access-key, list-access-keys, \
-put-user-policy, put-role-policy, delete-user-policy, delete-role-policy.\n\
+put-user-policy, put-role-policy, delete-user-policy, delete-role-policy, \
+put-iam-identity-policy, get-iam-identity-policy, delete-iam-identity-policy, \
+list-iam-identities.\n\
 Example: coffer admin create-user --user-name alice --tags Key=team,Value=pay\n\
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else the profile \
 (--profile, AWS_PROFILE, default) of AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, else \
@@ -40,25 +42,25 @@ const SIGNING_SERVICE: &str = "secretsmanager";
 
 /// An error of the command, with the exit status it ends with.
 #[derive(Debug)]
-struct Failure {
-    status: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) status: u8,
+    pub(crate) message: String,
 }
 
 impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             status: EXIT_USAGE,
             message: message.into(),
         }
     }
-    fn config(message: impl Into<String>) -> Self {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
         Failure {
             status: EXIT_CONFIG,
             message: message.into(),
         }
     }
-    fn call(message: impl Into<String>) -> Self {
+    pub(crate) fn call(message: impl Into<String>) -> Self {
         Failure {
             status: EXIT_CALL,
             message: message.into(),
@@ -181,7 +183,7 @@ fn pascal_to_kebab(pascal: &str) -> String {
     out
 }
 
-fn non_empty_env(name: &str) -> Option<String> {
+pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -308,10 +310,11 @@ fn resolve_file(value: &str) -> Result<String, Failure> {
     }
 }
 
-struct Credentials {
-    access_key_id: String,
-    secret_access_key: Zeroizing<String>,
-    session_token: Option<String>,
+/// An AWS-style key pair (with a session token for temporary credentials).
+pub(crate) struct Credentials {
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: Zeroizing<String>,
+    pub(crate) session_token: Option<String>,
 }
 
 /// The environment, else the profile of the shared credentials file, else the local server's
@@ -400,27 +403,7 @@ fn signed_request(
     body: &str,
     credentials: &Credentials,
 ) -> Result<http::Request<Full<Bytes>>, Failure> {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
-
-    let uri: http::Uri = endpoint
-        .parse()
-        .map_err(|e| Failure::usage(format!("coffer admin: bad --endpoint-url {endpoint}: {e}")))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(Failure::usage(format!(
-            "coffer admin: --endpoint-url must be http(s)://host[:port][/path], got {endpoint}"
-        )));
-    }
-    let path = match uri.path() {
-        "" => "/",
-        path => path,
-    };
-    let url = format!(
-        "{}://{}{}",
-        uri.scheme_str().unwrap_or("http"),
-        uri.authority().map(|a| a.as_str()).unwrap_or_default(),
-        path
-    );
+    let url = endpoint_url(endpoint)?;
     let mut request = http::Request::builder()
         .method("POST")
         .uri(&url)
@@ -428,39 +411,86 @@ fn signed_request(
         .header("x-amz-target", format!("coffer.{operation}"))
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| Failure::usage(format!("coffer admin: {e}")))?;
+    sign_request(
+        &mut request,
+        body.as_bytes(),
+        credentials,
+        region,
+        SIGNING_SERVICE,
+        SystemTime::now(),
+    )?;
+    Ok(request)
+}
+
+/// `http(s)://host[:port]/path` of `--endpoint-url` (path `/` when none is given).
+pub(crate) fn endpoint_url(endpoint: &str) -> Result<String, Failure> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| Failure::usage(format!("bad --endpoint-url {endpoint}: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(Failure::usage(format!(
+            "--endpoint-url must be http(s)://host[:port][/path], got {endpoint}"
+        )));
+    }
+    let path = match uri.path() {
+        "" => "/",
+        path => path,
+    };
+    Ok(format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or_default(),
+        path
+    ))
+}
+
+/// Adds the SigV4 headers (`Authorization`, `X-Amz-Date`, `X-Amz-Security-Token`) for `body` and
+/// the request's method, URL and headers, signed for `service` in `region` at `now`.
+pub(crate) fn sign_request<B>(
+    request: &mut http::Request<B>,
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    service: &str,
+    now: SystemTime,
+) -> Result<(), Failure> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
         credentials.secret_access_key.as_str(),
         credentials.session_token.clone(),
         None,
-        "coffer-admin",
+        "coffer-cli",
     )
     .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SIGNING_SERVICE)
-        .time(SystemTime::now())
+        .name(service)
+        .time(now)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| Failure::config(format!("coffer admin: cannot sign: {e}")))?
+        .map_err(|e| Failure::config(format!("cannot sign: {e}")))?
         .into();
+    let url = request.uri().to_string();
+    let method = request.method().as_str().to_string();
     let headers = request
         .headers()
         .iter()
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-    let signable =
-        SignableRequest::new("POST", &url, headers, SignableBody::Bytes(body.as_bytes()))
-            .map_err(|e| Failure::config(format!("coffer admin: cannot sign: {e}")))?;
+    let signable = SignableRequest::new(&method, &url, headers, SignableBody::Bytes(body))
+        .map_err(|e| Failure::config(format!("cannot sign: {e}")))?;
     let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| Failure::config(format!("coffer admin: cannot sign: {e}")))?
+        .map_err(|e| Failure::config(format!("cannot sign: {e}")))?
         .into_parts();
-    instructions.apply_to_request_http1x(&mut request);
-    Ok(request)
+    instructions.apply_to_request_http1x(request);
+    Ok(())
 }
 
 /// Sends the request (rustls with the system's roots for https) and reads the whole answer.
-async fn send(
+pub(crate) async fn send(
     endpoint: &str,
     request: http::Request<Full<Bytes>>,
 ) -> Result<(http::StatusCode, String), Failure> {
@@ -512,7 +542,7 @@ where
 
 /// The AWS CLI's line for an error answer (`__type` `Namespace#Code` or `Code`; `message` or
 /// `Message`).
-fn error_message(operation: &str, status: u16, text: &str) -> String {
+pub(crate) fn error_message(operation: &str, status: u16, text: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
     let field = |names: &[&str]| {
         parsed.as_ref().and_then(|v| {

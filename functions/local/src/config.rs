@@ -30,6 +30,9 @@ pub enum Command {
     /// Call the admin API (users, roles, access keys, policies) of a local or deployed server:
     /// `coffer admin create-user --user-name alice`.
     Admin(AdminArgs),
+    /// Log in to a Coffer server with your AWS IAM identity (`--iam`) and print temporary
+    /// credentials in the AWS CLI's `credential_process` format (needs the `aws` feature).
+    Login(LoginArgs),
 }
 
 /// Where secrets and keys live.
@@ -125,6 +128,17 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_STS_MIN_DURATION_SECS", default_value_t = coffer_core::sts::DEFAULT_MIN_DURATION_SECS,
           value_parser = clap::value_parser!(u64).range(1..=43200))]
     pub sts_min_duration_secs: u64,
+    /// STS endpoint that verifies `coffer.LoginWithIam` requests (needs the `aws` feature);
+    /// logins must be signed for its host. Default: https://sts.<--iam-sts-region>.amazonaws.com.
+    #[arg(long, env = "COFFER_IAM_STS_ENDPOINT")]
+    pub iam_sts_endpoint: Option<String>,
+    /// Region of the default STS endpoint and of LoginWithIam's audit events.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub iam_sts_region: String,
+    /// When set, LoginWithIam requests must sign the header X-Coffer-Login-Audience with this
+    /// value (so a login request made for another server cannot be replayed here).
+    #[arg(long, env = "COFFER_IAM_LOGIN_AUDIENCE")]
+    pub iam_login_audience: Option<String>,
 }
 
 /// `coffer` with no subcommand serves with the defaults (and the `COFFER_*` environment).
@@ -209,6 +223,35 @@ pub struct AdminArgs {
         value_name = "MEMBERS"
     )]
     pub members: Vec<String>,
+}
+
+/// `coffer login --iam`: for a profile's `credential_process`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginArgs {
+    /// Prove the caller's AWS IAM identity with a signed sts:GetCallerIdentity request
+    /// (`coffer.LoginWithIam`); the only login method.
+    #[arg(long, required = true)]
+    pub iam: bool,
+    /// The Coffer server's endpoint.
+    #[arg(long, env = "COFFER_ENDPOINT", default_value = "http://127.0.0.1:4584")]
+    pub endpoint_url: String,
+    /// Region of the STS signature (default: AWS_REGION, AWS_DEFAULT_REGION, then us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The STS endpoint the server verifies with (default: https://sts.<region>.amazonaws.com).
+    #[arg(long, env = "COFFER_IAM_STS_ENDPOINT")]
+    pub iam_sts_endpoint: Option<String>,
+    /// Session length in seconds (900 to 43200; default 3600).
+    #[arg(long)]
+    pub duration_seconds: Option<u64>,
+    /// The server's login audience, signed as X-Coffer-Login-Audience.
+    #[arg(long, env = "COFFER_IAM_LOGIN_AUDIENCE")]
+    pub audience: Option<String>,
+    /// AWS profile holding the source credentials (default: the standard chain: environment,
+    /// profile, web identity, ECS, instance metadata). Not AWS_PROFILE: that may name the very
+    /// profile whose credential_process runs this command.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

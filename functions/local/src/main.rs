@@ -9,6 +9,7 @@ mod backend_embedded;
 mod config;
 mod credentials;
 mod keys;
+mod login_cli;
 mod rotation;
 mod server;
 
@@ -64,6 +65,8 @@ async fn main() -> std::process::ExitCode {
             init_tracing(LogFormat::Text);
             return admin_cli::run(args).await;
         }
+        // No log lines: stdout is the credentials, stderr the error a user reads.
+        Command::Login(args) => return login_cli::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

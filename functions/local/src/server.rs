@@ -77,6 +77,28 @@ async fn wire_backend(
     }
 }
 
+/// `coffer.LoginWithIam`: STS verifies logins through `coffer-aws`'s client (the `aws` feature).
+#[cfg(feature = "aws")]
+fn iam_login_settings(
+    args: &ServeArgs,
+) -> Result<Option<coffer_core::iam_login::IamLoginSettings>, BoxError> {
+    Ok(Some(coffer_aws::sts_caller_identity::iam_login_settings(
+        args.iam_sts_endpoint.as_deref(),
+        &args.iam_sts_region,
+        args.iam_login_audience.clone(),
+    )?))
+}
+
+#[cfg(not(feature = "aws"))]
+fn iam_login_settings(
+    args: &ServeArgs,
+) -> Result<Option<coffer_core::iam_login::IamLoginSettings>, BoxError> {
+    match args.iam_sts_endpoint {
+        Some(_) => Err("--iam-sts-endpoint (LoginWithIam) needs the `aws` feature: cargo build --release --features aws".into()),
+        None => Ok(None),
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let metrics = Arc::new(InProcessMetrics::new());
     let (rotations, rotation_jobs) = rotation::queue();
@@ -89,20 +111,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             audit_required: args.audit_required,
         },
     );
-    let mut authenticator = SigV4Authenticator::new(wiring.root.clone());
+    // Temporary credentials (STS AssumeRole, LoginWithIam): tokens sealed under a key derived
+    // from the NextToken key of the data dir.
+    let codec = Arc::new(coffer_core::sts::SessionTokenCodec::derived_from(
+        &wiring.paging_key,
+    ));
+    service = service.with_sts(coffer_core::sts::StsSettings {
+        codec: codec.clone(),
+        min_duration_secs: args.sts_min_duration_secs,
+    });
+    if let Some(login) = iam_login_settings(&args)? {
+        service = service.with_iam_login(login);
+    }
+    let mut authenticator = SigV4Authenticator::new(wiring.root.clone()).with_sessions(codec);
     if let Some(store) = &wiring.principals {
         service = service.with_principals(store.clone());
         authenticator = authenticator.with_principals(store.clone(), keys);
-        // Temporary credentials (STS AssumeRole): tokens sealed under a key derived from the
-        // NextToken key of the data dir.
-        let codec = Arc::new(coffer_core::sts::SessionTokenCodec::derived_from(
-            &wiring.paging_key,
-        ));
-        service = service.with_sts(coffer_core::sts::StsSettings {
-            codec: codec.clone(),
-            min_duration_secs: args.sts_min_duration_secs,
-        });
-        authenticator = authenticator.with_sessions(codec);
     }
     let service = Arc::new(service);
     let state = WireState {

@@ -27,4 +27,5 @@ pub mod kms;
 pub mod lambda_init;
 pub mod lambda_invoke;
 pub mod metrics_cloudwatch;
+pub mod sts_caller_identity;
 pub mod wiring;

@@ -14,6 +14,8 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod filters;
+pub mod iam_identity;
+pub mod iam_login;
 pub mod ids;
 pub mod keycache;
 pub mod labels;

@@ -9,12 +9,16 @@
 //! format as secret values, encryption context `{"CofferAccessKeyId": id}`), is never logged, and
 //! is returned once, by CreateAccessKey.
 //!
+//! Besides users and roles the store holds `iam-identity` records ([`PrincipalType::IamIdentity`]):
+//! the identity policies of AWS IAM identities (by ARN or ARN pattern) that log in with
+//! `coffer.LoginWithIam` or call through API Gateway with IAM authorization (`crate::iam_identity`).
+//!
 //! Storage failures reuse [`RepositoryError`] (`NameTaken` = the principal or key exists).
 
 use crate::clock::Timestamp;
 use crate::crypto;
 use crate::ids::Scope;
-use crate::policy::PrincipalInfo;
+use crate::policy::{parse_identity_policy, PolicyDocument, PrincipalInfo, PrincipalKind};
 use crate::ports::{EncryptionContext, KeyError, KeyProvider, RepositoryError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -24,11 +28,14 @@ use zeroize::Zeroizing;
 /// The keyring/KMS region whose default key wraps access-key secrets (one per account).
 pub const PRINCIPAL_KEY_REGION: &str = "us-east-1";
 
-/// User or role.
+/// User, role, or the identity policies of AWS IAM identities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PrincipalType {
     User,
     Role,
+    /// Not a principal of Coffer's own: the record's `name` is an AWS IAM ARN or ARN pattern
+    /// (`*`, `?`), its `policies` the identity policies of the IAM identities it matches.
+    IamIdentity,
 }
 
 impl PrincipalType {
@@ -36,6 +43,7 @@ impl PrincipalType {
         match self {
             PrincipalType::User => "user",
             PrincipalType::Role => "role",
+            PrincipalType::IamIdentity => "iam-identity",
         }
     }
 }
@@ -57,8 +65,12 @@ pub struct PrincipalRecord {
 }
 
 impl PrincipalRecord {
-    /// `arn:aws:iam::<account>:user/<name>` or `...:role/<name>`.
+    /// `arn:aws:iam::<account>:user/<name>` or `...:role/<name>`; the ARN (pattern) itself for
+    /// an `iam-identity` record.
     pub fn arn(&self) -> String {
+        if self.kind == PrincipalType::IamIdentity {
+            return self.name.clone();
+        }
         format!(
             "arn:aws:iam::{}:{}/{}",
             self.account,
@@ -205,6 +217,36 @@ pub async fn open_access_key_secret(
         return Ok(None);
     };
     Ok(String::from_utf8(plain.to_vec()).ok().map(Zeroizing::new))
+}
+
+/// The identity policies of `principal`: a Coffer user's or role's (a session's: its role's)
+/// inline policies; for an identity AWS verified, those of the `iam-identity` records matching
+/// its ARN ([`crate::iam_identity`]); none for root. Documents that no longer parse are skipped.
+pub async fn identity_policies_of(
+    store: &dyn PrincipalStore,
+    principal: &PrincipalInfo,
+) -> Result<Vec<PolicyDocument>, RepositoryError> {
+    let documents = if principal.verified_by_aws {
+        crate::iam_identity::matching_policies(store, principal).await?
+    } else {
+        let kind = match principal.kind {
+            PrincipalKind::User => PrincipalType::User,
+            PrincipalKind::Role | PrincipalKind::AssumedRole => PrincipalType::Role,
+            PrincipalKind::Root => return Ok(Vec::new()),
+        };
+        let Some(name) = &principal.name else {
+            return Ok(Vec::new());
+        };
+        store
+            .get_principal(&principal.account, kind, name)
+            .await?
+            .map(|r| r.policies.into_values().collect())
+            .unwrap_or_default()
+    };
+    Ok(documents
+        .iter()
+        .filter_map(|doc| parse_identity_policy(doc).ok())
+        .collect())
 }
 
 /// An authenticated principal: who it is, and its identity policies (root has none: it may do

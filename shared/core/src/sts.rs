@@ -58,6 +58,12 @@ pub struct SessionClaims {
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// A `coffer.LoginWithIam` session (`crate::iam_login`): the caller's AWS IAM ARN as STS
+    /// reported it; the session acts as that identity ([`PrincipalInfo::verified_by_aws`]) and
+    /// `role_name`/`session_name` are empty, `role_id` is STS's `UserId`. Absent (and not
+    /// written) for AssumeRole sessions, so tokens sealed before it existed still open.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub iam_arn: Option<String>,
 }
 
 impl Drop for SessionClaims {
@@ -74,13 +80,29 @@ impl fmt::Debug for SessionClaims {
             .field("role_name", &self.role_name)
             .field("session_name", &self.session_name)
             .field("expires", &self.expires)
+            .field("iam_arn", &self.iam_arn)
             .finish_non_exhaustive()
     }
 }
 
 impl SessionClaims {
-    /// The session as the policy engine sees it (its identity policies are the role's).
+    /// The session as the policy engine sees it (its identity policies are the role's, or for
+    /// a LoginWithIam session those stored for its IAM ARN).
     pub fn principal(&self) -> PrincipalInfo {
+        if let Some(arn) = &self.iam_arn {
+            // The ARN was parsed at login; a token that carries another is not one of ours.
+            let mut p = PrincipalInfo::verified_by_aws(arn).unwrap_or_else(|| {
+                let mut p = PrincipalInfo::root(&self.account);
+                p.arn = arn.clone();
+                p.kind = PrincipalKind::User;
+                p
+            });
+            p.verified_by_aws = true;
+            if !self.role_id.is_empty() {
+                p.user_id = Some(self.role_id.clone());
+            }
+            return p;
+        }
         PrincipalInfo::assumed_role(
             &self.account,
             &self.role_name,
@@ -284,7 +306,54 @@ pub fn session_duration(requested: Option<&str>, min: u64) -> Result<u64, StsErr
     Ok(value as u64)
 }
 
-fn expiration_text(unix: i64) -> String {
+/// Who a new session acts as (the [`SessionClaims`] without key, secret and expiry).
+pub(crate) struct SessionIdentity {
+    pub account: String,
+    pub role_name: String,
+    pub role_id: String,
+    pub session_name: String,
+    pub iam_arn: Option<String>,
+}
+
+/// `identity` with a fresh `ASIA...` key id and secret, expiring `duration` seconds after `now`.
+fn fresh_claims(
+    random: &dyn crate::clock::RandomSource,
+    now: Timestamp,
+    duration: u64,
+    identity: SessionIdentity,
+) -> SessionClaims {
+    SessionClaims {
+        account: identity.account,
+        role_name: identity.role_name,
+        role_id: identity.role_id,
+        session_name: identity.session_name,
+        iam_arn: identity.iam_arn,
+        access_key_id: format!(
+            "ASIA{}",
+            random_text(random, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        ),
+        secret_access_key: random_text(
+            random,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+            40,
+        ),
+        expires: now.millis().div_euclid(1000) + duration as i64,
+    }
+}
+
+/// The session token of `claims`, sealed with a fresh nonce.
+fn seal_claims(
+    codec: &SessionTokenCodec,
+    random: &dyn crate::clock::RandomSource,
+    claims: &SessionClaims,
+) -> Zeroizing<String> {
+    let mut nonce = [0u8; NONCE_LEN];
+    random.fill(&mut nonce);
+    Zeroizing::new(codec.seal(claims, &nonce))
+}
+
+/// `2026-01-01T00:00:00Z` for Unix seconds.
+pub(crate) fn expiration_text(unix: i64) -> String {
     let at =
         time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format =
@@ -439,30 +508,19 @@ impl SecretsService {
             )));
         }
 
-        let random = self.ports().random.clone();
-        let access_key_id = format!(
-            "ASIA{}",
-            random_text(random.as_ref(), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        let (claims, token) = self.issue_session(
+            settings,
+            duration,
+            SessionIdentity {
+                account: role.account.clone(),
+                role_name: role.name.clone(),
+                role_id: role.id.clone(),
+                session_name: session_name.clone(),
+                iam_arn: None,
+            },
         );
-        let secret = random_text(
-            random.as_ref(),
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-            40,
-        );
-        let now: Timestamp = self.ports().clock.now();
-        let expires = now.millis().div_euclid(1000) + duration as i64;
-        let claims = SessionClaims {
-            access_key_id: access_key_id.clone(),
-            secret_access_key: secret,
-            account: role.account.clone(),
-            role_name: role.name.clone(),
-            role_id: role.id.clone(),
-            session_name: session_name.clone(),
-            expires,
-        };
-        let mut nonce = [0u8; NONCE_LEN];
-        random.fill(&mut nonce);
-        let token = Zeroizing::new(settings.codec.seal(&claims, &nonce));
+        let access_key_id = claims.access_key_id.clone();
+        let expires = claims.expires;
         let principal = claims.principal();
         tracing::info!(
             request_id = %ctx.request_id,
@@ -480,6 +538,25 @@ impl SecretsService {
             assumed_role_id: principal.user_id.clone().unwrap_or_default(),
             arn: principal.arn,
         })
+    }
+
+    /// A new session for `identity` lasting `duration` seconds: its claims (key id, secret,
+    /// expiry) and its sealed token.
+    pub(crate) fn issue_session(
+        &self,
+        settings: &StsSettings,
+        duration: u64,
+        identity: SessionIdentity,
+    ) -> (SessionClaims, Zeroizing<String>) {
+        let random = self.ports().random.clone();
+        let claims = fresh_claims(
+            random.as_ref(),
+            self.ports().clock.now(),
+            duration,
+            identity,
+        );
+        let token = seal_claims(&settings.codec, random.as_ref(), &claims);
+        (claims, token)
     }
 
     /// The identity policies of the caller (root: none; sessions: their role's), as every
@@ -564,6 +641,7 @@ mod tests {
             role_id: "AROAEXAMPLE".to_string(),
             session_name: "alice".to_string(),
             expires: 1_900_000_000,
+            iam_arn: None,
         }
     }
 

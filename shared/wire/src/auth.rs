@@ -58,9 +58,11 @@ pub struct ApiGatewayCaller {
 /// from the request context is the principal. A request without one is refused: it did not
 /// come through an IAM-authorized route.
 ///
-/// Coffer cannot read the caller's IAM identity policies, so a principal authenticated this
-/// way is granted what the secrets' resource policies allow (its own account's root is granted
-/// everything in that account, as with SigV4).
+/// The principal is marked `verified_by_aws`: its identity policies are those Coffer stores
+/// for its ARN or an ARN pattern matching it (`iam-identity` records, `coffer.PutIamIdentityPolicy`;
+/// see `coffer_core::iam_identity`), beside what the secrets' resource policies allow (its own
+/// account's root is granted everything in that account, as with SigV4). Coffer does not read
+/// the caller's policies from AWS IAM.
 pub struct ApiGatewayIamAuthenticator {
     region: String,
 }
@@ -88,17 +90,11 @@ impl Authenticator for ApiGatewayIamAuthenticator {
         let caller = extensions
             .get::<ApiGatewayCaller>()
             .ok_or(AuthError::MissingAuthenticationToken)?;
-        let principal =
-            PrincipalInfo::from_arn(&caller.user_arn).ok_or(AuthError::InvalidClientTokenId)?;
-        let identity_type = match principal.kind {
-            coffer_core::policy::PrincipalKind::Root => "Root",
-            coffer_core::policy::PrincipalKind::User => "IAMUser",
-            coffer_core::policy::PrincipalKind::Role
-            | coffer_core::policy::PrincipalKind::AssumedRole => "AssumedRole",
-        };
+        let principal = PrincipalInfo::verified_by_aws(&caller.user_arn)
+            .ok_or(AuthError::InvalidClientTokenId)?;
         Ok(Authenticated {
             caller: Caller {
-                identity_type: identity_type.to_string(),
+                identity_type: principal.kind.audit_identity_type().to_string(),
                 principal_arn: principal.arn.clone(),
                 account_id: principal.account.clone(),
                 access_key_id: caller.access_key_id.clone(),
@@ -200,10 +196,11 @@ impl SigV4Authenticator {
         if now.unix_timestamp() >= claims.expires {
             return Err(AuthError::ExpiredToken);
         }
+        // An AssumeRole session, or a LoginWithIam session acting as its AWS IAM identity.
         let principal = claims.principal();
         Ok(Authenticated {
             caller: Caller {
-                identity_type: "AssumedRole".to_string(),
+                identity_type: principal.kind.audit_identity_type().to_string(),
                 principal_arn: principal.arn.clone(),
                 account_id: principal.account.clone(),
                 access_key_id: Some(verified.access_key_id),
@@ -346,6 +343,8 @@ mod tests {
             "arn:aws:sts::111122223333:assumed-role/dev/alice"
         );
         assert_eq!(a.caller.access_key_id.as_deref(), Some("ASIAEXAMPLE"));
+        // Its identity policies are the iam-identity records matching its ARN.
+        assert!(a.principal.verified_by_aws);
     }
 
     #[test]

@@ -25,6 +25,9 @@ const TARGET_PREFIX: &str = "secretsmanager.";
 /// (service name `secretsmanager` in the credential scope).
 const ADMIN_TARGET_PREFIX: &str = "coffer.";
 
+/// `coffer.LoginWithIam` (`coffer_core::iam_login`).
+const LOGIN_WITH_IAM: &str = "LoginWithIam";
+
 /// The path the client signed, when the transport routed the request under another one (API
 /// Gateway REST stages: the client signs `/prod/`, the router sees `/`). Inserted by the `api`
 /// function's event conversion; without it the request's own path is the signed one.
@@ -100,6 +103,10 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         return crate::sts::handle(&state, &parts, &extensions, &request_id, source_ip, started)
             .await;
     }
+    if admin && operation == Some(LOGIN_WITH_IAM) {
+        // The one call without a Coffer signature: the signed STS request it carries is the proof.
+        return login_with_iam(&state, &headers, &body, &request_id, source_ip, started).await;
+    }
     let Some(operation) = operation else {
         tracing::info!(%request_id, %target, "unknown target");
         return error_response(
@@ -165,17 +172,52 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     } else {
         state.service.handle(&ctx, operation, &body).await
     };
+    respond(outcome, operation, &ctx.scope.region, &request_id, started)
+}
+
+/// The response of a call the core ran, logged once with its outcome (never its body).
+fn respond(
+    outcome: coffer_core::service::CallOutcome,
+    operation: &str,
+    region: &str,
+    request_id: &str,
+    started: Instant,
+) -> Response {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(body) => {
-            tracing::info!(%request_id, operation, region = %ctx.scope.region, elapsed_ms, "ok");
-            json_response(StatusCode::OK, &body, &request_id)
+            tracing::info!(%request_id, operation, region, elapsed_ms, "ok");
+            json_response(StatusCode::OK, &body, request_id)
         }
         Err(e) => {
-            tracing::info!(%request_id, operation, region = %ctx.scope.region, elapsed_ms, code = e.code(), message = e.message(), "failed");
-            core_error_response(&e, &request_id)
+            tracing::info!(%request_id, operation, region, elapsed_ms, code = e.code(), message = e.message(), "failed");
+            core_error_response(&e, request_id)
         }
     }
+}
+
+/// Runs `coffer.LoginWithIam`: the core checks the request, has STS verify it and records the
+/// audit event. The body holds the caller's AWS signature and session token: never logged.
+async fn login_with_iam(
+    state: &WireState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    request_id: &str,
+    source_ip: Option<std::net::IpAddr>,
+    started: Instant,
+) -> Response {
+    let call = coffer_core::iam_login::LoginCall {
+        request_id,
+        account_id: &state.account_id,
+        source_ip,
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()),
+    };
+    let outcome = state.service.login_with_iam(&call, body).await;
+    let region = state
+        .service
+        .iam_login()
+        .map_or(DEFAULT_AUDIT_REGION, |s| s.region.as_str());
+    respond(outcome, LOGIN_WITH_IAM, region, request_id, started)
 }
 
 /// The region of a refused request's event when its credential scope names none that can be

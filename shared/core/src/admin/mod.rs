@@ -10,6 +10,9 @@
 //! create principals there; to populate another account, pass `Account` (a 12-digit id, root
 //! only) — Coffer's accounts are implicit.
 //!
+//! The identity policies of AWS IAM identities (`coffer.PutIamIdentityPolicy` & co., keyed by
+//! IAM ARN or ARN pattern) are in [`iam_identities`].
+//!
 //! Errors reuse Secrets Manager's codes: a missing entity is `ResourceNotFoundException`, a
 //! duplicate `ResourceExistsException`, a bad document `MalformedPolicyDocumentException`.
 
@@ -26,6 +29,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod iam_identities;
+
 /// Every admin operation (the `coffer:<Op>` actions).
 pub const ADMIN_OPERATIONS: &[&str] = &[
     "CreateUser",
@@ -41,10 +46,20 @@ pub const ADMIN_OPERATIONS: &[&str] = &[
     "PutRolePolicy",
     "DeleteUserPolicy",
     "DeleteRolePolicy",
+    "PutIamIdentityPolicy",
+    "GetIamIdentityPolicy",
+    "DeleteIamIdentityPolicy",
+    "ListIamIdentities",
 ];
 
 /// The admin operations that change nothing.
-pub const ADMIN_READ_ONLY: &[&str] = &["ListUsers", "ListRoles", "ListAccessKeys"];
+pub const ADMIN_READ_ONLY: &[&str] = &[
+    "ListUsers",
+    "ListRoles",
+    "ListAccessKeys",
+    "GetIamIdentityPolicy",
+    "ListIamIdentities",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -57,6 +72,7 @@ struct AdminRequest {
     assume_role_policy_document: Option<String>,
     tags: Vec<TagMember>,
     account: Option<String>,
+    iam_arn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +144,9 @@ pub fn admin_resource(caller: &PrincipalInfo, operation: &str, body: &[u8]) -> S
         return "*".to_string();
     };
     let account = req.account.as_deref().unwrap_or(&caller.account);
+    if let Some(arn) = req.iam_arn.filter(|_| operation.contains("IamIdentit")) {
+        return arn;
+    }
     let role_op = operation.contains("Role");
     match (role_op, req.user_name, req.role_name) {
         (false, Some(user), _) => format!("arn:aws:iam::{account}:user/{user}"),
@@ -158,6 +177,9 @@ impl AdminService {
     /// Runs `operation` for `caller` (already authorized).
     pub async fn run(&self, caller: &PrincipalInfo, operation: &str, body: &[u8]) -> Result<Value> {
         let req = parse_body(body)?;
+        if operation.contains("IamIdentit") {
+            return self.run_iam_identity(caller, operation, req).await;
+        }
         let account = target_account(caller, req.account.as_deref())?;
         match operation {
             "CreateUser" => self.create(&account, PrincipalType::User, req).await,
@@ -183,6 +205,28 @@ impl AdminService {
         match kind {
             PrincipalType::User => valid_name(req.user_name.as_deref(), "UserName"),
             PrincipalType::Role => valid_name(req.role_name.as_deref(), "RoleName"),
+            PrincipalType::IamIdentity => {
+                let arn = req
+                    .iam_arn
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid_parameter("You must specify IamArn."))?;
+                crate::iam_identity::parse_iam_arn_pattern(arn)?;
+                Ok(arn.to_string())
+            }
+        }
+    }
+
+    /// A record without tags, trust policy or inline policies.
+    fn new_record(&self, account: &str, kind: PrincipalType, name: &str) -> PrincipalRecord {
+        PrincipalRecord {
+            account: account.to_string(),
+            kind,
+            name: name.to_string(),
+            id: self.random_id(id_prefix(kind), 17),
+            tags: Vec::new(),
+            assume_role_policy: None,
+            policies: BTreeMap::new(),
+            created: self.clock.now(),
         }
     }
 
@@ -196,12 +240,7 @@ impl AdminService {
             .get_principal(account, kind, name)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "The {} with name {name} cannot be found.",
-                    kind.as_str()
-                ))
-            })
+            .ok_or_else(|| not_found(kind, name))
     }
 
     async fn create(&self, account: &str, kind: PrincipalType, req: AdminRequest) -> Result<Value> {
@@ -214,24 +253,11 @@ impl AdminService {
                 crate::policy::parse_trust_policy(&doc)?;
                 Some(doc)
             }
-            PrincipalType::User => None,
+            PrincipalType::User | PrincipalType::IamIdentity => None,
         };
-        let record = PrincipalRecord {
-            account: account.to_string(),
-            kind,
-            name: name.clone(),
-            id: self.random_id(
-                match kind {
-                    PrincipalType::User => "AIDA",
-                    PrincipalType::Role => "AROA",
-                },
-                17,
-            ),
-            tags: req.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-            assume_role_policy,
-            policies: BTreeMap::new(),
-            created: self.clock.now(),
-        };
+        let mut record = self.new_record(account, kind, &name);
+        record.tags = req.tags.into_iter().map(|t| (t.key, t.value)).collect();
+        record.assume_role_policy = assume_role_policy;
         match self.store.insert_principal(&record).await {
             Ok(()) => {}
             Err(RepositoryError::NameTaken) => {
@@ -245,6 +271,7 @@ impl AdminService {
         let key = match kind {
             PrincipalType::User => "User",
             PrincipalType::Role => "Role",
+            PrincipalType::IamIdentity => "IamIdentity",
         };
         Ok(json!({ key: principal_json(&record) }))
     }
@@ -270,10 +297,7 @@ impl AdminService {
             .await
             .map_err(store_error)?
         {
-            return Err(Error::not_found(format!(
-                "The {} with name {name} cannot be found.",
-                kind.as_str()
-            )));
+            return Err(not_found(kind, &name));
         }
         Ok(json!({}))
     }
@@ -288,6 +312,7 @@ impl AdminService {
         Ok(match kind {
             PrincipalType::User => json!({ "Users": items, "IsTruncated": false }),
             PrincipalType::Role => json!({ "Roles": items, "IsTruncated": false }),
+            PrincipalType::IamIdentity => json!({ "IamIdentities": items }),
         })
     }
 
@@ -303,13 +328,35 @@ impl AdminService {
             .policy_document
             .ok_or_else(|| Error::invalid_parameter("You must specify PolicyDocument."))?;
         parse_identity_policy(&doc)?;
-        let mut record = self.existing(account, kind, &name).await?;
-        record.policies.insert(policy_name, doc);
-        self.store
-            .put_principal(&record)
+        let found = self
+            .store
+            .get_principal(account, kind, &name)
             .await
             .map_err(store_error)?;
-        Ok(json!({}))
+        let (mut record, new) = match found {
+            Some(record) => (record, false),
+            // An iam-identity record lives as long as it has a policy: the first creates it.
+            None if kind == PrincipalType::IamIdentity => {
+                (self.new_record(account, kind, &name), true)
+            }
+            None => return Err(not_found(kind, &name)),
+        };
+        record.policies.insert(policy_name, doc);
+        let stored = if new {
+            self.store.insert_principal(&record).await
+        } else {
+            self.store.put_principal(&record).await
+        };
+        match stored {
+            Ok(()) => Ok(json!({})),
+            Err(RepositoryError::NameTaken | RepositoryError::Conflict) => {
+                Err(Error::invalid_request(format!(
+                    "The {} {name} was changed concurrently; retry the request.",
+                    kind.as_str()
+                )))
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     async fn delete_policy(
@@ -322,15 +369,20 @@ impl AdminService {
         let policy_name = valid_name(req.policy_name.as_deref(), "PolicyName")?;
         let mut record = self.existing(account, kind, &name).await?;
         if record.policies.remove(&policy_name).is_none() {
-            return Err(Error::not_found(format!(
-                "The {} policy with name {policy_name} cannot be found.",
-                kind.as_str()
-            )));
+            return Err(policy_not_found(kind, &policy_name));
         }
-        self.store
-            .put_principal(&record)
-            .await
-            .map_err(store_error)?;
+        if kind == PrincipalType::IamIdentity && record.policies.is_empty() {
+            // Its last policy gone, the record goes too.
+            self.store
+                .delete_principal(account, kind, &name)
+                .await
+                .map_err(store_error)?;
+        } else {
+            self.store
+                .put_principal(&record)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(json!({}))
     }
 
@@ -413,14 +465,39 @@ impl AdminService {
     }
 }
 
+fn not_found(kind: PrincipalType, name: &str) -> Error {
+    Error::not_found(format!(
+        "The {} with name {name} cannot be found.",
+        kind.as_str()
+    ))
+}
+
+fn policy_not_found(kind: PrincipalType, policy_name: &str) -> Error {
+    Error::not_found(format!(
+        "The {} policy with name {policy_name} cannot be found.",
+        kind.as_str()
+    ))
+}
+
+/// The prefix of a new record's unique id (IAM's: `AIDA` users, `AROA` roles).
+fn id_prefix(kind: PrincipalType) -> &'static str {
+    match kind {
+        PrincipalType::User => "AIDA",
+        PrincipalType::Role => "AROA",
+        PrincipalType::IamIdentity => "CIAM",
+    }
+}
+
 fn principal_json(record: &PrincipalRecord) -> Value {
-    let id_member = match record.kind {
-        PrincipalType::User => "UserId",
-        PrincipalType::Role => "RoleId",
-    };
-    let name_member = match record.kind {
-        PrincipalType::User => "UserName",
-        PrincipalType::Role => "RoleName",
+    let (name_member, id_member) = match record.kind {
+        PrincipalType::User => ("UserName", "UserId"),
+        PrincipalType::Role => ("RoleName", "RoleId"),
+        PrincipalType::IamIdentity => {
+            return json!({
+                "IamArn": record.name,
+                "PolicyNames": record.policies.keys().collect::<Vec<_>>(),
+            })
+        }
     };
     let tags: Vec<Value> = record
         .tags

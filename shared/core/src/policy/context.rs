@@ -237,6 +237,15 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
+    /// The `userIdentity.type` of an audit event (CloudTrail's names).
+    pub fn audit_identity_type(self) -> &'static str {
+        match self {
+            PrincipalKind::Root => "Root",
+            PrincipalKind::User => "IAMUser",
+            PrincipalKind::Role | PrincipalKind::AssumedRole => "AssumedRole",
+        }
+    }
+
     /// The value of `aws:PrincipalType`.
     pub fn principal_type(self) -> &'static str {
         match self {
@@ -265,6 +274,11 @@ pub struct PrincipalInfo {
     pub role_arn: Option<String>,
     /// Principal tags (`aws:PrincipalTag/<key>`); keys compare case-insensitively.
     pub tags: Vec<(String, String)>,
+    /// True for an identity AWS IAM verified (a `coffer.LoginWithIam` session, an API Gateway
+    /// IAM caller): its identity policies are those Coffer stores for its ARN under
+    /// `iam-identity` records (`crate::iam_identity`), not a Coffer user's or role's. False for
+    /// Coffer's own principals.
+    pub verified_by_aws: bool,
 }
 
 impl PrincipalInfo {
@@ -278,6 +292,7 @@ impl PrincipalInfo {
             user_id: Some(account.to_string()),
             role_arn: None,
             tags: Vec::new(),
+            verified_by_aws: false,
         }
     }
 
@@ -291,6 +306,7 @@ impl PrincipalInfo {
             user_id: Some(user_id.to_string()),
             role_arn: None,
             tags: Vec::new(),
+            verified_by_aws: false,
         }
     }
 
@@ -305,6 +321,7 @@ impl PrincipalInfo {
             user_id: Some(format!("{role_id}:{session}")),
             role_arn: Some(format!("arn:aws:iam::{account}:role/{role_name}")),
             tags: Vec::new(),
+            verified_by_aws: false,
         }
     }
 
@@ -328,6 +345,7 @@ impl PrincipalInfo {
             user_id: None,
             role_arn: None,
             tags: Vec::new(),
+            verified_by_aws: false,
         };
         match (service, resource) {
             ("iam", "root") => {
@@ -353,6 +371,14 @@ impl PrincipalInfo {
             }
             _ => return None,
         }
+        Some(p)
+    }
+
+    /// An identity AWS IAM verified (STS `GetCallerIdentity`, API Gateway IAM authorization),
+    /// read from its ARN, marked [`PrincipalInfo::verified_by_aws`].
+    pub fn verified_by_aws(arn: &str) -> Option<Self> {
+        let mut p = Self::from_arn(arn)?;
+        p.verified_by_aws = true;
         Some(p)
     }
 

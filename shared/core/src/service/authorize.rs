@@ -16,12 +16,11 @@ use crate::error::{Error, Result};
 use crate::ids::SecretId;
 use crate::model::SecretRecord;
 use crate::policy::{
-    access_denied_message, evaluate_all, json_key_access, parse_identity_policy, parse_policy,
-    required_actions, AuthorizationRequest, JsonKeyAccess, PolicyDocument, PrincipalKind,
-    SecretFacts,
+    access_denied_message, evaluate_all, json_key_access, parse_policy, required_actions,
+    AuthorizationRequest, JsonKeyAccess, PolicyDocument, SecretFacts,
 };
 use crate::ports::DEFAULT_KEY_ALIAS;
-use crate::principals::PrincipalType;
+use crate::principals::identity_policies_of;
 use crate::value::SecretValue;
 use serde_json::Value;
 
@@ -32,31 +31,18 @@ pub(super) struct Authorized {
 }
 
 impl SecretsService {
-    /// The caller's identity policies (root and unknown principals have none).
+    /// The caller's identity policies (root and unknown principals have none; see
+    /// [`identity_policies_of`]).
     pub(crate) async fn identity_policies(
         &self,
         ctx: &RequestContext,
     ) -> Result<Vec<PolicyDocument>> {
-        let kind = match ctx.principal.kind {
-            PrincipalKind::User => PrincipalType::User,
-            PrincipalKind::Role | PrincipalKind::AssumedRole => PrincipalType::Role,
-            PrincipalKind::Root => return Ok(Vec::new()),
-        };
-        let (Some(store), Some(name)) = (&self.principals, &ctx.principal.name) else {
+        let Some(store) = &self.principals else {
             return Ok(Vec::new());
         };
-        let record = store
-            .get_principal(&ctx.principal.account, kind, name)
+        identity_policies_of(store.as_ref(), &ctx.principal)
             .await
-            .map_err(super::lookup::storage_error)?;
-        Ok(record
-            .map(|r| {
-                r.policies
-                    .values()
-                    .filter_map(|doc| parse_identity_policy(doc).ok())
-                    .collect()
-            })
-            .unwrap_or_default())
+            .map_err(super::lookup::storage_error)
     }
 
     fn base_request(

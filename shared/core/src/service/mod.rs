@@ -102,6 +102,8 @@ pub struct SecretsService {
     principals: Option<Arc<dyn PrincipalStore>>,
     /// Temporary credentials (`crate::sts`); `None`: AssumeRole is not offered.
     sts: Option<crate::sts::StsSettings>,
+    /// `coffer.LoginWithIam` (`crate::iam_login`); `None`: not offered.
+    iam_login: Option<crate::iam_login::IamLoginSettings>,
 }
 
 /// The result of one call: the JSON body of the response or the AWS error.
@@ -252,6 +254,7 @@ impl SecretsService {
             lanes: lanes::WriteLanes::default(),
             principals: None,
             sts: None,
+            iam_login: None,
         }
     }
 
@@ -273,6 +276,16 @@ impl SecretsService {
 
     pub fn sts(&self) -> Option<&crate::sts::StsSettings> {
         self.sts.as_ref()
+    }
+
+    /// Offers `coffer.LoginWithIam` (with STS settings, whose codec seals its sessions).
+    pub fn with_iam_login(mut self, settings: crate::iam_login::IamLoginSettings) -> Self {
+        self.iam_login = Some(settings);
+        self
+    }
+
+    pub fn iam_login(&self) -> Option<&crate::iam_login::IamLoginSettings> {
+        self.iam_login.as_ref()
     }
 
     /// Runs one admin operation (`coffer.<Op>`): authorizes `coffer:<Op>`, runs it, records its

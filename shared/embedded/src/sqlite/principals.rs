@@ -14,6 +14,7 @@ fn kind_text(kind: PrincipalType) -> &'static str {
     match kind {
         PrincipalType::User => "User",
         PrincipalType::Role => "Role",
+        PrincipalType::IamIdentity => "IamIdentity",
     }
 }
 

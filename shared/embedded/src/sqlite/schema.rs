@@ -86,8 +86,26 @@ CREATE TABLE access_keys (
 CREATE INDEX access_keys_by_user ON access_keys (account, user_name);
 ";
 
+/// Version 3: `principals` also holds `IamIdentity` records (the identity policies of AWS IAM
+/// ARNs and ARN patterns, `coffer_core::iam_identity`). SQLite cannot alter a CHECK: the table
+/// is rebuilt with its rows.
+const V3: &str = "
+CREATE TABLE principals_v3 (
+    account    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL CHECK (kind IN ('User', 'Role', 'IamIdentity')),
+    name       TEXT    NOT NULL,
+    record     TEXT    NOT NULL,
+    PRIMARY KEY (account, kind, name)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO principals_v3 (account, kind, name, record)
+    SELECT account, kind, name, record FROM principals;
+DROP TABLE principals;
+ALTER TABLE principals_v3 RENAME TO principals;
+";
+
 /// Every migration, in order; index `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
