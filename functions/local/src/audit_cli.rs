@@ -27,9 +27,30 @@ pub async fn run(args: AuditArgs) -> Result<(), BoxError> {
     match args.action {
         AuditAction::Verify {
             path,
+            log_group,
+            endpoint_url,
+            region,
+            digest_key_ids,
             data_dir,
             skip_signatures,
-        } => verify(&path, data_dir.as_deref(), skip_signatures),
+        } => match (path, log_group) {
+            (Some(path), None) if path.exists() => {
+                verify(&path, data_dir.as_deref(), skip_signatures)
+            }
+            (path, group) => {
+                let group = group
+                    .or_else(|| path.map(|p| p.to_string_lossy().into_owned()))
+                    .unwrap_or_default();
+                let target = LogGroupTarget {
+                    log_group: group,
+                    endpoint_url,
+                    region,
+                    digest_key_ids,
+                    skip_signatures,
+                };
+                verify_log_group(target).await
+            }
+        },
         AuditAction::Tail {
             data_dir,
             file,
@@ -44,6 +65,30 @@ pub async fn run(args: AuditArgs) -> Result<(), BoxError> {
 
 // ---------------------------------------------------------------------------------------------
 // verify
+
+/// `coffer audit verify <log group>`: what to read and how to check signatures.
+pub struct LogGroupTarget {
+    pub log_group: String,
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub digest_key_ids: Vec<String>,
+    pub skip_signatures: bool,
+}
+
+#[cfg(feature = "aws")]
+async fn verify_log_group(target: LogGroupTarget) -> Result<(), BoxError> {
+    crate::audit_logs::verify(target).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn verify_log_group(target: LogGroupTarget) -> Result<(), BoxError> {
+    Err(format!(
+        "{}: no such file or directory; checking a CloudWatch Logs group needs the `aws` build \
+         (cargo build --release --features aws)",
+        target.log_group
+    )
+    .into())
+}
 
 /// The files a `verify` argument names.
 struct Trail {
