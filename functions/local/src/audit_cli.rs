@@ -66,7 +66,9 @@ pub async fn run(args: AuditArgs) -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------------------------
 // verify
 
-/// `coffer audit verify <log group>`: what to read and how to check signatures.
+/// `coffer audit verify <log group>`: what to read and how to check signatures (read by the
+/// `aws` build only).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub struct LogGroupTarget {
     pub log_group: String,
     pub endpoint_url: Option<String>,
