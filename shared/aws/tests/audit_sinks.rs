@@ -4,8 +4,10 @@
 //! the CloudWatch Logs sink and the EventBridge sink. The test then reads the trail back from
 //! CloudWatch Logs (GetLogEvents) and from EventBridge (a rule with a CloudWatch Logs target,
 //! read with FilterLogEvents), checks every record field by field against the recorded events,
-//! verifies the stream's hash chain, searches everything (and the EMF metric lines) for the
-//! canary and its base64, and reads the published gauges back with GetMetricData.
+//! verifies the stream's hash chain and its KMS-signed digest (`verify_log_group`), searches
+//! everything (the EMF metric lines, the digest stream, every log line at trace level, the error
+//! messages) for the canary and its base64, and reads the published gauges back with
+//! GetMetricData.
 //!
 //! The endpoint comes from `COFFER_TEST_AWS_ENDPOINT` (the test runner starts moto and sets it);
 //! without it the test prints why and passes without running. Names are unique per run.
@@ -16,9 +18,12 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use coffer_aws::audit_batch::{BatchConfig, FanOutAuditSink};
 use coffer_aws::audit_cloudwatch::{new_stream_name, CloudWatchLogsAuditSink};
+use coffer_aws::audit_cloudwatch_digests::{digest_stream_name, DigestConfig};
+use coffer_aws::audit_digest_kms::{KmsDigestSigner, KmsDigestVerifier};
 use coffer_aws::audit_eventbridge::{
     EventBridgeAuditSink, DETAIL_TYPE_API_CALL, DETAIL_TYPE_SERVICE_EVENT, SOURCE,
 };
+use coffer_aws::audit_verify_logs::verify_log_group;
 use coffer_aws::emf::EmfMetricsSink;
 use coffer_aws::metrics_cloudwatch::{
     publish_gauges, RESOURCE_COUNT, SECRETS_OVERDUE_FOR_ROTATION,
@@ -242,9 +247,32 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     ) else {
         return;
     };
+    // Every log line of the session (the adapters', the SDK's, the core's) at trace level.
+    let trace = Buffer::default();
+    let writer = trace.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
     let sdk = sdk(&endpoint).await;
     let logs = coffer_aws::audit_cloudwatch::Client::new(&sdk);
     let events = coffer_aws::audit_eventbridge::Client::new(&sdk);
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let digest_key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
     let cloudwatch = coffer_aws::metrics_cloudwatch::Client::new(&sdk);
     let run = uuid::Uuid::new_v4().simple().to_string();
 
@@ -285,12 +313,21 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     let log_group = format!("/coffer/audit-{run}");
     let stream = new_stream_name();
     let cloudwatch_sink = Arc::new(
-        CloudWatchLogsAuditSink::start(
+        CloudWatchLogsAuditSink::start_with_digests(
             logs.clone(),
             &log_group,
             &stream,
             BatchConfig::default(),
             None,
+            Some(DigestConfig {
+                signer: Arc::new(
+                    KmsDigestSigner::new(kms.clone(), &digest_key)
+                        .await
+                        .unwrap(),
+                ),
+                interval: Duration::ZERO,
+                clock: Arc::new(WallClock),
+            }),
         )
         .await
         .unwrap(),
@@ -516,6 +553,35 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
         .filter_map(|e| e.error_message.clone())
         .collect();
     assert_no_canary("the error messages", &errors);
+
+    // The signed digest of the stream: present, canary-free, and the log group verifies.
+    let digests = logs
+        .get_log_events()
+        .log_group_name(&log_group)
+        .log_stream_name(digest_stream_name(&stream))
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(digests.events().len(), 1, "one checkpoint, one digest");
+    for event in digests.events() {
+        assert_no_canary("a digest record", event.message().unwrap());
+    }
+    let verifier = KmsDigestVerifier::new(kms.clone(), &[digest_key.clone()])
+        .await
+        .unwrap();
+    let reports = verify_log_group(&logs, Some(&verifier), &log_group)
+        .await
+        .unwrap();
+    assert_eq!(reports[0].checked.covered, reports[0].checked.records);
+
+    // The log output of the whole session at trace level.
+    let trace = String::from_utf8(trace.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        trace.contains("PutLogEvents"),
+        "suspiciously little trace output"
+    );
+    assert_no_canary("the trace log", &trace);
     assert!(
         responses.contains(CANARY),
         "the session did read the canary"
