@@ -216,6 +216,29 @@ export class CofferStack extends Stack {
     // ---- Encryption: the customer managed key (or yours).
     const keyUsers = [apiRole, rotationRole, schedulerRole];
     const keyUse = ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey'];
+    // What the account (through IAM) may do with Coffer's keys: administer them, not use them.
+    const keyAdministration = ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:UpdateAlias', 'kms:Describe*',
+      'kms:List*', 'kms:Get*', 'kms:Put*', 'kms:Update*', 'kms:Enable*', 'kms:Disable*', 'kms:RevokeGrant',
+      'kms:RetireGrant', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion',
+      'kms:CancelKeyDeletion'];
+    // A key policy: the account administers the key (through IAM) but cannot use it beyond
+    // `accountExtra`; only Coffer's roles use it, with `userActions`.
+    const keyPolicy = (accountExtra: string[], userSid: string, userActions: string[]) => new iam.PolicyDocument({
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'AccountAdministersTheKey',
+          principals: [new iam.AccountRootPrincipal()],
+          actions: [...keyAdministration, ...accountExtra],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: userSid,
+          principals: keyUsers.map((r) => new iam.ArnPrincipal(r.roleArn)),
+          actions: userActions,
+          resources: ['*'],
+        }),
+      ],
+    });
     let key: kms.IKey;
     if (props.existingKeyArn) {
       key = kms.Key.fromKeyArn(this, 'ExistingKey', props.existingKeyArn);
@@ -225,26 +248,7 @@ export class CofferStack extends Stack {
         enableKeyRotation: true,
         pendingWindow: Duration.days(30),
         removalPolicy: RemovalPolicy.RETAIN,
-        policy: new iam.PolicyDocument({
-          statements: [
-            // The account administers the key (through IAM) but cannot use it.
-            new iam.PolicyStatement({
-              sid: 'AccountAdministersTheKey',
-              principals: [new iam.AccountRootPrincipal()],
-              actions: ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:UpdateAlias', 'kms:Describe*', 'kms:List*',
-                'kms:Get*', 'kms:Put*', 'kms:Update*', 'kms:Enable*', 'kms:Disable*', 'kms:RevokeGrant',
-                'kms:RetireGrant', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion',
-                'kms:CancelKeyDeletion', 'kms:RotateKeyOnDemand'],
-              resources: ['*'],
-            }),
-            new iam.PolicyStatement({
-              sid: 'OnlyCofferRolesUseTheKey',
-              principals: keyUsers.map((r) => new iam.ArnPrincipal(r.roleArn)),
-              actions: keyUse,
-              resources: ['*'],
-            }),
-          ],
-        }),
+        policy: keyPolicy(['kms:RotateKeyOnDemand'], 'OnlyCofferRolesUseTheKey', keyUse),
       });
       new kms.Alias(this, 'CofferKeyAlias', { aliasName: 'alias/coffer', targetKey: created });
       key = created;
@@ -266,25 +270,7 @@ export class CofferStack extends Stack {
       keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
       pendingWindow: Duration.days(30),
       removalPolicy: RemovalPolicy.RETAIN,
-      policy: new iam.PolicyDocument({
-        statements: [
-          new iam.PolicyStatement({
-            sid: 'AccountAdministersTheKey',
-            principals: [new iam.AccountRootPrincipal()],
-            actions: ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:UpdateAlias', 'kms:Describe*', 'kms:List*',
-              'kms:Get*', 'kms:Put*', 'kms:Update*', 'kms:Enable*', 'kms:Disable*', 'kms:RevokeGrant',
-              'kms:RetireGrant', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion',
-              'kms:CancelKeyDeletion', 'kms:VerifyMac'],
-            resources: ['*'],
-          }),
-          new iam.PolicyStatement({
-            sid: 'OnlyCofferRolesSignDigests',
-            principals: keyUsers.map((r) => new iam.ArnPrincipal(r.roleArn)),
-            actions: ['kms:GenerateMac', 'kms:DescribeKey'],
-            resources: ['*'],
-          }),
-        ],
-      }),
+      policy: keyPolicy(['kms:VerifyMac'], 'OnlyCofferRolesSignDigests', ['kms:GenerateMac', 'kms:DescribeKey']),
     });
     new iam.Policy(this, 'AuditDigestKeyUsePolicy', {
       policyName: 'coffer-audit-digest-key-use',

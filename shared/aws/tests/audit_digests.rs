@@ -9,10 +9,10 @@
 //! The endpoint comes from `COFFER_TEST_AWS_ENDPOINT`; without it the test prints why and passes
 //! without running. Names are unique per run.
 
+mod audit_support;
+
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use audit_support::{endpoint, hmac_key, sdk, WallClock};
 use coffer_aws::audit_batch::BatchConfig;
 use coffer_aws::audit_cloudwatch::{ensure_stream, new_stream_name, CloudWatchLogsAuditSink};
 use coffer_aws::audit_cloudwatch_digests::{digest_stream_name, DigestConfig};
@@ -26,41 +26,6 @@ use coffer_core::ports::AuditSink;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-
-const ENDPOINT_VAR: &str = "COFFER_TEST_AWS_ENDPOINT";
-
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set {ENDPOINT_VAR} to a moto server (e.g. http://127.0.0.1:5000)"
-            );
-            None
-        }
-    }
-}
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "coffer-tests"))
-        .load()
-        .await
-}
-
-struct WallClock;
-impl Clock for WallClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        )
-    }
-}
 
 fn event(i: usize) -> AuditEvent {
     AuditEvent {
@@ -79,19 +44,6 @@ fn event(i: usize) -> AuditEvent {
         error_message: None,
         additional_event_data: None,
     }
-}
-
-async fn hmac_key(kms: &aws_sdk_kms::Client) -> String {
-    kms.create_key()
-        .key_spec(KeySpec::Hmac256)
-        .key_usage(KeyUsageType::GenerateVerifyMac)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_string()
 }
 
 async fn messages(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, stream: &str) -> Vec<String> {

@@ -12,10 +12,11 @@
 //! The endpoint comes from `COFFER_TEST_AWS_ENDPOINT` (the test runner starts moto and sets it);
 //! without it the test prints why and passes without running. Names are unique per run.
 
+mod audit_support;
+
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
+use audit_support::{endpoint, hmac_key, sdk, WallClock, REGION};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use coffer_aws::audit_batch::{BatchConfig, FanOutAuditSink};
 use coffer_aws::audit_cloudwatch::{new_stream_name, CloudWatchLogsAuditSink};
 use coffer_aws::audit_cloudwatch_digests::{digest_stream_name, DigestConfig};
@@ -30,7 +31,7 @@ use coffer_aws::metrics_cloudwatch::{
 };
 use coffer_core::audit::chain::verify_stream;
 use coffer_core::audit::{AuditEvent, AuditEventType, Caller};
-use coffer_core::clock::{Clock, RandomSource, Timestamp};
+use coffer_core::clock::RandomSource;
 use coffer_core::ids::Scope;
 use coffer_core::ports::{AuditError, AuditSink, RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
@@ -42,32 +43,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const ENDPOINT_VAR: &str = "COFFER_TEST_AWS_ENDPOINT";
 /// moto's default account: the EventBridge target's log group lives there.
 const MOTO_ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
 const CANARY: &str = "canary-Zq8vW3xK5tY1";
-
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set {ENDPOINT_VAR} to a moto server (e.g. http://127.0.0.1:5000)"
-            );
-            None
-        }
-    }
-}
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "coffer-tests"))
-        .load()
-        .await
-}
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<AuditEvent>>);
@@ -77,18 +55,6 @@ impl AuditSink for Recorder {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         self.0.lock().unwrap().push(event.clone());
         Ok(())
-    }
-}
-
-struct WallClock;
-impl Clock for WallClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        )
     }
 }
 
@@ -262,17 +228,7 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     let logs = coffer_aws::audit_cloudwatch::Client::new(&sdk);
     let events = coffer_aws::audit_eventbridge::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
-    let digest_key = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_string();
+    let digest_key = hmac_key(&kms).await;
     let cloudwatch = coffer_aws::metrics_cloudwatch::Client::new(&sdk);
     let run = uuid::Uuid::new_v4().simple().to_string();
 
