@@ -523,7 +523,7 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     for event in digests.events() {
         assert_no_canary("a digest record", event.message().unwrap());
     }
-    let verifier = KmsDigestVerifier::new(kms.clone(), &[digest_key.clone()])
+    let verifier = KmsDigestVerifier::new(kms.clone(), std::slice::from_ref(&digest_key))
         .await
         .unwrap();
     let reports = verify_log_group(&logs, Some(&verifier), &log_group)
