@@ -10,8 +10,8 @@
 
 use crate::config::{AuditAction, AuditArgs};
 use crate::server::BoxError;
-use coffer_core::audit::chain::{StreamVerifier, GENESIS_HASH};
-use coffer_core::audit::digest::{named_head, DigestKey, StreamHead};
+use coffer_core::audit::digest::{DigestKey, SIGNING_KEY_FIELD};
+use coffer_core::audit::trail::{bad_signature, Checkpoint, DigestStreamCheck, EventStreamCheck};
 use coffer_embedded::audit_log::{DIGESTS_FILE, EVENTS_FILE};
 use coffer_embedded::keyring::{FileKeyring, KEYRING_FILE_NAME};
 use coffer_embedded::{OsRandom, SystemClock};
@@ -27,9 +27,30 @@ pub async fn run(args: AuditArgs) -> Result<(), BoxError> {
     match args.action {
         AuditAction::Verify {
             path,
+            log_group,
+            endpoint_url,
+            region,
+            digest_key_ids,
             data_dir,
             skip_signatures,
-        } => verify(&path, data_dir.as_deref(), skip_signatures),
+        } => match (path, log_group) {
+            (Some(path), None) if path.exists() => {
+                verify(&path, data_dir.as_deref(), skip_signatures)
+            }
+            (path, group) => {
+                let group = group
+                    .or_else(|| path.map(|p| p.to_string_lossy().into_owned()))
+                    .unwrap_or_default();
+                let target = LogGroupTarget {
+                    log_group: group,
+                    endpoint_url,
+                    region,
+                    digest_key_ids,
+                    skip_signatures,
+                };
+                verify_log_group(target).await
+            }
+        },
         AuditAction::Tail {
             data_dir,
             file,
@@ -44,6 +65,32 @@ pub async fn run(args: AuditArgs) -> Result<(), BoxError> {
 
 // ---------------------------------------------------------------------------------------------
 // verify
+
+/// `coffer audit verify <log group>`: what to read and how to check signatures (read by the
+/// `aws` build only).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct LogGroupTarget {
+    pub log_group: String,
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub digest_key_ids: Vec<String>,
+    pub skip_signatures: bool,
+}
+
+#[cfg(feature = "aws")]
+async fn verify_log_group(target: LogGroupTarget) -> Result<(), BoxError> {
+    crate::audit_logs::verify(target).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn verify_log_group(target: LogGroupTarget) -> Result<(), BoxError> {
+    Err(format!(
+        "{}: no such file or directory; checking a CloudWatch Logs group needs the `aws` build \
+         (cargo build --release --features aws)",
+        target.log_group
+    )
+    .into())
+}
 
 /// The files a `verify` argument names.
 struct Trail {
@@ -111,14 +158,12 @@ fn for_each_line(
 }
 
 fn broken(path: &Path, detail: impl std::fmt::Display) -> BoxError {
-    format!("the audit trail is NOT intact: {} {detail}", path.display()).into()
+    not_intact(format!("{} {detail}", path.display()))
 }
 
-/// One digest, as read and checked.
-struct Digest {
-    line: u64,
-    time: String,
-    head: StreamHead,
+/// For details that name their place themselves (a digest's `at`).
+fn not_intact(detail: impl std::fmt::Display) -> BoxError {
+    format!("the audit trail is NOT intact: {detail}").into()
 }
 
 fn open_keyring(dir: &Path) -> Result<FileKeyring, BoxError> {
@@ -126,65 +171,40 @@ fn open_keyring(dir: &Path) -> Result<FileKeyring, BoxError> {
         .map_err(|e| format!("cannot open the keyring to check digest signatures: {e}").into())
 }
 
-/// Checks the digest stream's chain and signatures; returns the digests of `stream`.
+/// Checks the digest stream's chain and signatures; returns the heads it names for `stream`
+/// and how many digests it holds.
 fn check_digests(
     path: &Path,
     stream: &str,
     keyring: Option<&FileKeyring>,
-) -> Result<(Vec<Digest>, usize), BoxError> {
-    let mut verifier = StreamVerifier::new();
+) -> Result<(Vec<Checkpoint>, u64), BoxError> {
+    let mut check = DigestStreamCheck::new(path.display().to_string(), "line", stream);
     let mut keys: BTreeMap<String, DigestKey> = BTreeMap::new();
-    let mut digests = Vec::new();
-    let mut total = 0;
-    for_each_line(path, |number, line| {
-        verifier
-            .push(line)
-            .map_err(|link| broken(path, format!("{link}")))?;
-        total += 1;
-        let record: Value = serde_json::from_str(line)?;
-        let time = record
-            .get("digestTime")
+    for_each_line(path, |_, line| {
+        let digest = check.push(line).map_err(|e| broken(path, e))?;
+        let Some(keyring) = keyring else {
+            return Ok(());
+        };
+        let arn = digest
+            .record
+            .get(SIGNING_KEY_FIELD)
             .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let at = format!("line {number} (digestTime {time})");
-        if let Some(keyring) = keyring {
-            let arn = record
-                .get("signingKeyArn")
-                .and_then(Value::as_str)
-                .ok_or_else(|| broken(path, format!("{at}: the digest names no signingKeyArn")))?;
-            if !keys.contains_key(arn) {
-                let key = keyring
-                    .audit_digest_key_by_arn(arn)
-                    .map_err(|e| broken(path, format!("{at}: cannot get the signing key: {e}")))?;
-                keys.insert(arn.to_string(), key);
-            }
-            if !keys[arn].verify(&record) {
-                return Err(broken(
-                    path,
-                    format!(
-                        "{at}: the signature does not verify under {arn}: the digest was changed \
-                         or forged"
-                    ),
-                ));
-            }
+            .ok_or_else(|| {
+                not_intact(format!("{}: the digest names no signingKeyArn", digest.at))
+            })?;
+        if !keys.contains_key(arn) {
+            let key = keyring.audit_digest_key_by_arn(arn).map_err(|e| {
+                not_intact(format!("{}: cannot get the signing key: {e}", digest.at))
+            })?;
+            keys.insert(arn.to_string(), key);
         }
-        let head = named_head(&record).ok_or_else(|| {
-            broken(
-                path,
-                format!("{at}: the digest does not name a stream head"),
-            )
-        })?;
-        if head.stream == stream {
-            digests.push(Digest {
-                line: number,
-                time,
-                head,
-            });
+        if !keys[arn].verify(&digest.record) {
+            return Err(not_intact(bad_signature(&digest, arn)));
         }
         Ok(())
     })?;
-    Ok((digests, total))
+    let total = check.records();
+    Ok((check.finish(), total))
 }
 
 fn verify(path: &Path, data_dir: Option<&Path>, skip_signatures: bool) -> Result<(), BoxError> {
@@ -199,7 +219,7 @@ fn verify(path: &Path, data_dir: Option<&Path>, skip_signatures: bool) -> Result
     // Digests first: their heads are the checkpoints the event stream must pass through.
     let mut digest_report =
         String::from("no digests.jsonl beside it: tail truncation cannot be detected");
-    let mut checkpoints: BTreeMap<u64, Vec<Digest>> = BTreeMap::new();
+    let mut checkpoints = Vec::new();
     if let Some(digests_path) = &trail.digests {
         let keyring_dir = data_dir.map(Path::to_path_buf).or_else(|| {
             trail
@@ -222,7 +242,7 @@ fn verify(path: &Path, data_dir: Option<&Path>, skip_signatures: bool) -> Result
                 .into())
             }
         };
-        let (digests, total) = check_digests(digests_path, &stream_name, keyring.as_ref())?;
+        let (named, total) = check_digests(digests_path, &stream_name, keyring.as_ref())?;
         digest_report = format!(
             "{}: {total} digests, chain intact, {} ({} of them name {stream_name})",
             digests_path.display(),
@@ -231,92 +251,26 @@ fn verify(path: &Path, data_dir: Option<&Path>, skip_signatures: bool) -> Result
             } else {
                 "signatures NOT checked (--skip-signatures)"
             },
-            digests.len()
+            named.len()
         );
-        for digest in digests {
-            checkpoints
-                .entry(digest.head.record_count)
-                .or_default()
-                .push(digest);
-        }
+        checkpoints = named;
     }
-    let digests_path = trail.digests.clone().unwrap_or_default();
-    let digest_at = |d: &Digest| {
-        format!(
-            "{} line {} (digestTime {})",
-            digests_path.display(),
-            d.line,
-            d.time
-        )
-    };
 
     // The event stream, checking each digest's head on the way.
-    if let Some(empty) = checkpoints.get(&0) {
-        if let Some(d) = empty.iter().find(|d| d.head.head_hash != GENESIS_HASH) {
-            return Err(broken(
-                &trail.events,
-                format!(
-                    "does not match {}: it signs an empty stream with a head",
-                    digest_at(d)
-                ),
-            ));
-        }
-    }
-    let mut verifier = StreamVerifier::new();
-    let mut last_time = None;
-    for_each_line(&trail.events, |number, line| {
-        let head = verifier
-            .push(line)
-            .map_err(|link| broken(&trail.events, link))?
-            .to_string();
-        if let Some(digests) = checkpoints.get(&verifier.records()) {
-            if let Some(d) = digests.iter().find(|d| d.head.head_hash != head) {
-                let id = serde_json::from_str::<Value>(line)
-                    .ok()
-                    .and_then(|r| r.get("eventID").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default();
-                return Err(broken(
-                    &trail.events,
-                    format!(
-                        "line {number} (eventID {id}): its hash is not the head signed by {}: \
-                         the stream was rewritten up to here",
-                        digest_at(d)
-                    ),
-                ));
-            }
-        }
-        last_time = serde_json::from_str::<Value>(line).ok().and_then(|r| {
-            r.get("eventTime")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
-        Ok(())
+    let mut check =
+        EventStreamCheck::new(checkpoints, "line").map_err(|e| broken(&trail.events, e))?;
+    for_each_line(&trail.events, |_, line| {
+        check.push(line).map_err(|e| broken(&trail.events, e))
     })?;
-    let summary = verifier.finish();
-    if let Some((count, digests)) = checkpoints.range(summary.records + 1..).next() {
-        let missing = if *count == summary.records + 1 {
-            format!("record {count} was")
-        } else {
-            format!("records {}..{count} were", summary.records + 1)
-        };
-        return Err(broken(
-            &trail.events,
-            format!(
-                "holds {} records, but {} signed a stream of {count}: {missing} removed from the \
-                 end",
-                summary.records,
-                digest_at(&digests[0]),
-            ),
-        ));
-    }
-    let covered = checkpoints.keys().next_back().copied().unwrap_or(0);
+    let summary = check.finish().map_err(|e| broken(&trail.events, e))?;
     println!("coffer audit verify: the audit trail is intact");
     println!(
         "  events  {}: {} records, chain intact, head {}{}",
         trail.events.display(),
         summary.records,
         summary.head,
-        last_time
+        summary
+            .last_event_time
             .map(|t| format!(", last event {t}"))
             .unwrap_or_default()
     );
@@ -324,7 +278,7 @@ fn verify(path: &Path, data_dir: Option<&Path>, skip_signatures: bool) -> Result
     if trail.digests.is_some() {
         println!(
             "  {} of {} records are covered by a signed digest",
-            covered, summary.records
+            summary.covered, summary.records
         );
     }
     Ok(())

@@ -54,6 +54,8 @@ pub async fn wire(
         audit_log_group: args.audit_log_group.clone(),
         audit_event_bus: args.audit_event_bus.clone(),
         audit_required: args.audit_required,
+        audit_digest_key_id: args.audit_digest_key_id.clone(),
+        audit_digest_interval_secs: args.audit_digest_interval_secs,
         data_key_cache: CacheLimits {
             ttl_ms: (args.data_key_cache_secs as i64).saturating_mul(1000),
             max_entries: args.data_key_cache_entries,

@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// backend).
     #[arg(long, env = "COFFER_AUDIT_EVENT_BUS")]
     pub audit_event_bus: Option<String>,
+    /// KMS key (HMAC_256, GENERATE_VERIFY_MAC: id, ARN or alias) that signs digests of the
+    /// CloudWatch Logs audit stream every `--audit-digest-interval-secs` (AWS backend; without
+    /// it the stream is chained but not signed).
+    #[arg(long, env = "COFFER_AUDIT_DIGEST_KEY_ID")]
+    pub audit_digest_key_id: Option<String>,
     /// Seconds between `PutMetricData` of the ResourceCount and overdue-rotation gauges in the
     /// `Coffer` namespace (AWS backend; 0 = off).
     #[arg(long, env = "COFFER_GAUGE_INTERVAL_SECS", default_value_t = 300)]
@@ -265,8 +270,28 @@ pub enum AuditAction {
     /// Check the hash chain of an audit trail and its signed digests. Exits 0 when intact,
     /// non-zero naming the first broken record (line and eventID) otherwise.
     Verify {
-        /// `events.jsonl`, the audit directory holding it, or a data directory.
-        path: PathBuf,
+        /// `events.jsonl`, the audit directory holding it, or a data directory; anything that
+        /// is not an existing path is taken as a CloudWatch Logs group (`aws` build).
+        #[arg(required_unless_present = "log_group")]
+        path: Option<PathBuf>,
+        /// Check this CloudWatch Logs audit group: every stream and its `<stream>/digests`
+        /// (`aws` build; AWS credentials from the environment, as the AWS CLI).
+        #[arg(long, conflicts_with = "path")]
+        log_group: Option<String>,
+        /// The CloudWatch Logs and KMS endpoint (`aws` build; default: AWS's).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// The log group's region (`aws` build; default: AWS_REGION / the profile's).
+        #[arg(long)]
+        region: Option<String>,
+        /// KMS key(s) the digests must be signed with (id, ARN or alias; repeat or separate
+        /// with commas); without it a digest is checked under whatever key it names.
+        #[arg(
+            long = "digest-key-id",
+            env = "COFFER_AUDIT_DIGEST_KEY_ID",
+            value_delimiter = ','
+        )]
+        digest_key_ids: Vec<String>,
         /// Data directory whose keyring.json signed the digests (default: the parent of the
         /// audit directory, when it holds keyring.json).
         #[arg(long)]

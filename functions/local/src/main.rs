@@ -4,6 +4,8 @@
 mod admin_cli;
 mod audit_cli;
 #[cfg(feature = "aws")]
+mod audit_logs;
+#[cfg(feature = "aws")]
 mod backend_aws;
 mod backend_embedded;
 mod config;

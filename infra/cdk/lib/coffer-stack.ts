@@ -216,6 +216,29 @@ export class CofferStack extends Stack {
     // ---- Encryption: the customer managed key (or yours).
     const keyUsers = [apiRole, rotationRole, schedulerRole];
     const keyUse = ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:DescribeKey'];
+    // What the account (through IAM) may do with Coffer's keys: administer them, not use them.
+    const keyAdministration = ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:UpdateAlias', 'kms:Describe*',
+      'kms:List*', 'kms:Get*', 'kms:Put*', 'kms:Update*', 'kms:Enable*', 'kms:Disable*', 'kms:RevokeGrant',
+      'kms:RetireGrant', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion',
+      'kms:CancelKeyDeletion'];
+    // A key policy: the account administers the key (through IAM) but cannot use it beyond
+    // `accountExtra`; only Coffer's roles use it, with `userActions`.
+    const keyPolicy = (accountExtra: string[], userSid: string, userActions: string[]) => new iam.PolicyDocument({
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'AccountAdministersTheKey',
+          principals: [new iam.AccountRootPrincipal()],
+          actions: [...keyAdministration, ...accountExtra],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: userSid,
+          principals: keyUsers.map((r) => new iam.ArnPrincipal(r.roleArn)),
+          actions: userActions,
+          resources: ['*'],
+        }),
+      ],
+    });
     let key: kms.IKey;
     if (props.existingKeyArn) {
       key = kms.Key.fromKeyArn(this, 'ExistingKey', props.existingKeyArn);
@@ -225,26 +248,7 @@ export class CofferStack extends Stack {
         enableKeyRotation: true,
         pendingWindow: Duration.days(30),
         removalPolicy: RemovalPolicy.RETAIN,
-        policy: new iam.PolicyDocument({
-          statements: [
-            // The account administers the key (through IAM) but cannot use it.
-            new iam.PolicyStatement({
-              sid: 'AccountAdministersTheKey',
-              principals: [new iam.AccountRootPrincipal()],
-              actions: ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:UpdateAlias', 'kms:Describe*', 'kms:List*',
-                'kms:Get*', 'kms:Put*', 'kms:Update*', 'kms:Enable*', 'kms:Disable*', 'kms:RevokeGrant',
-                'kms:RetireGrant', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion',
-                'kms:CancelKeyDeletion', 'kms:RotateKeyOnDemand'],
-              resources: ['*'],
-            }),
-            new iam.PolicyStatement({
-              sid: 'OnlyCofferRolesUseTheKey',
-              principals: keyUsers.map((r) => new iam.ArnPrincipal(r.roleArn)),
-              actions: keyUse,
-              resources: ['*'],
-            }),
-          ],
-        }),
+        policy: keyPolicy(['kms:RotateKeyOnDemand'], 'OnlyCofferRolesUseTheKey', keyUse),
       });
       new kms.Alias(this, 'CofferKeyAlias', { aliasName: 'alias/coffer', targetKey: created });
       key = created;
@@ -255,6 +259,23 @@ export class CofferStack extends Stack {
       policyName: 'coffer-key-use',
       roles: keyUsers,
       statements: [new iam.PolicyStatement({ actions: keyUse, resources: [this.keyArn] })],
+    });
+
+    // ---- Audit digests: an HMAC key that signs the head of every CloudWatch Logs audit stream
+    // (KMS GenerateMac, docs/audit.md). Only Coffer's roles sign; the account may verify
+    // (VerifyMac through IAM: `coffer audit verify <log group>`), which cannot forge a digest.
+    const digestKey = new kms.Key(this, 'AuditDigestKey', {
+      description: "Coffer audit digest key (HMAC of each audit log stream's head)",
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+      policy: keyPolicy(['kms:VerifyMac'], 'OnlyCofferRolesSignDigests', ['kms:GenerateMac', 'kms:DescribeKey']),
+    });
+    new iam.Policy(this, 'AuditDigestKeyUsePolicy', {
+      policyName: 'coffer-audit-digest-key-use',
+      roles: keyUsers,
+      statements: [new iam.PolicyStatement({ actions: ['kms:GenerateMac', 'kms:DescribeKey'], resources: [digestKey.keyArn] })],
     });
 
     // ---- API (created before the functions that need its URL).
@@ -281,7 +302,11 @@ export class CofferStack extends Stack {
         loggingFormat: lambda.LoggingFormat.TEXT,
         environment,
       });
-    const audit = { COFFER_AUDIT_LOG_GROUP: auditLogGroup.logGroupName, COFFER_AUDIT_EVENT_BUS: eventBusArn };
+    const audit = {
+      COFFER_AUDIT_LOG_GROUP: auditLogGroup.logGroupName,
+      COFFER_AUDIT_EVENT_BUS: eventBusArn,
+      COFFER_AUDIT_DIGEST_KEY_ID: digestKey.keyArn,
+    };
     const base = { COFFER_TABLE: this.table.tableName, COFFER_KMS_KEY: this.keyArn, COFFER_ACCOUNT_ID: Aws.ACCOUNT_ID };
     const rotation = fn('rotation', 'RotationFunction',
       'Coffer rotation runner (createSecret, setSecret, testSecret, finishSecret)', rotationRole,
@@ -492,6 +517,10 @@ export class CofferStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'KeyArn', { value: this.keyArn });
     new CfnOutput(this, 'AuditLogGroupName', { value: auditLogGroup.logGroupName });
+    new CfnOutput(this, 'AuditDigestKeyArn', {
+      description: 'KMS HMAC key that signs the audit digests (coffer audit verify --digest-key-id)',
+      value: digestKey.keyArn,
+    });
     new CfnOutput(this, 'ApiFunctionArn', { value: api.functionArn });
     new CfnOutput(this, 'RotationFunctionArn', { value: rotation.functionArn });
     new CfnOutput(this, 'SchedulerFunctionArn', { value: scheduler.functionArn });

@@ -85,8 +85,9 @@ test('key policy: the account administers but cannot use the key; only the three
   ].sort());
 });
 
-test('bring your own key: no key or alias is created and the roles use the given key', () => {
-  iamMode.template.resourceCountIs('AWS::KMS::Key', 0);
+test('bring your own key: no master key or alias is created (only the audit digest key) and the roles use the given key', () => {
+  iamMode.template.resourceCountIs('AWS::KMS::Key', 1);
+  iamMode.template.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
   iamMode.template.resourceCountIs('AWS::KMS::Alias', 0);
   iamMode.template.hasResourceProperties('AWS::IAM::Policy', {
     PolicyName: 'coffer-key-use',
@@ -130,8 +131,10 @@ test('api role: exactly the table actions, on the table and its indexes; key use
     { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/*']] },
   ]);
   const kmsStatements = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
-  assert.equal(kmsStatements.length, 1);
-  assert.deepEqual(kmsStatements[0].Resource, { 'Fn::GetAtt': [logicalIdOf(t, 'AWS::KMS::Key', 'CofferKey'), 'Arn'] });
+  assert.deepEqual(kmsStatements.map((s) => [asList(s.Action).sort(), s.Resource]), [
+    [['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], { 'Fn::GetAtt': [logicalIdOf(t, 'AWS::KMS::Key', 'CofferKey'), 'Arn'] }],
+    [['kms:DescribeKey', 'kms:GenerateMac'], { 'Fn::GetAtt': [logicalIdOf(t, 'AWS::KMS::Key', 'AuditDigestKey'), 'Arn'] }],
+  ]);
   const invoke = statements.filter((s) => asList(s.Action).includes('lambda:InvokeFunction'));
   assert.deepEqual(invoke.map((s) => s.Resource), [{ 'Fn::GetAtt': [logicalIdOf(t, 'AWS::Lambda::Function', 'RotationFunction'), 'Arn'] }]);
   const logs = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('logs:')));
@@ -302,4 +305,21 @@ test('every cdk-nag acknowledgement carries a reason, and they are the expected 
     'coffer/SchedulerRole AwsSolutions::AwsSolutions-IAM5[Resource::*]',
     'coffer/SchedulerRole AwsSolutions::AwsSolutions-IAM5[Resource::<SecretsTable.Arn>/index/*]',
   ].sort());
+});
+
+test('audit digest key: HMAC_256 for MACs; only the three Coffer roles may GenerateMac; they get its ARN', () => {
+  const t = sigv4.template;
+  const keyId = logicalIdOf(t, 'AWS::KMS::Key', 'AuditDigestKey');
+  const key = t.toJSON().Resources[keyId].Properties;
+  assert.equal(key.KeySpec, 'HMAC_256');
+  assert.equal(key.KeyUsage, 'GENERATE_VERIFY_MAC');
+  const signers = key.KeyPolicy.Statement.filter((s: any) => asList(s.Action).includes('kms:GenerateMac'));
+  assert.equal(signers.length, 1);
+  assert.deepEqual(signers[0].Principal.AWS.map((p: any) => p['Fn::GetAtt'][0]).sort(),
+    ['ApiRole', 'RotationRole', 'SchedulerRole'].map((r) => logicalIdOf(t, 'AWS::IAM::Role', r)).sort());
+  for (const fnName of ['ApiFunction', 'RotationFunction', 'SchedulerFunction']) {
+    const fnId = logicalIdOf(t, 'AWS::Lambda::Function', fnName);
+    const env = t.toJSON().Resources[fnId].Properties.Environment.Variables;
+    assert.deepEqual(env.COFFER_AUDIT_DIGEST_KEY_ID, { 'Fn::GetAtt': [keyId, 'Arn'] }, fnName);
+  }
 });

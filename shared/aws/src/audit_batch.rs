@@ -57,6 +57,14 @@ impl Default for BatchConfig {
 #[async_trait]
 pub trait BatchWriter: Send + 'static {
     async fn write(&mut self, records: &[Value]) -> Result<usize, String>;
+
+    /// Called when everything pending was written: `forced` on `checkpoint()` (the writer's
+    /// answer is the checkpoint's), otherwise from the flush timer, which runs while the
+    /// process runs (on Lambda: while an invocation thaws it). Writers that sign digests
+    /// write one here (see `audit_cloudwatch_digests`). The default does nothing.
+    async fn checkpoint(&mut self, _forced: bool) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -245,7 +253,10 @@ async fn run<W: BatchWriter>(
                     }
                 }
                 if urgent || !flush_acks.is_empty() || pending.records.len() >= config.max_batch {
-                    let result = pending.flush(&mut writer, config.max_batch).await;
+                    let mut result = pending.flush(&mut writer, config.max_batch).await;
+                    if result.is_ok() && !flush_acks.is_empty() {
+                        result = writer.checkpoint(true).await;
+                    }
                     for ack in flush_acks {
                         let _ = ack.send(result.clone());
                     }
@@ -254,6 +265,11 @@ async fn run<W: BatchWriter>(
             _ = ticker.tick() => {
                 if !pending.records.is_empty() {
                     let _ = pending.flush(&mut writer, config.max_batch).await;
+                }
+                if pending.records.is_empty() {
+                    if let Err(e) = writer.checkpoint(false).await {
+                        tracing::warn!(error = %e, "audit digest not written; will retry");
+                    }
                 }
             }
         }

@@ -8,13 +8,17 @@
 //! accepted, so a rejected batch never leaves a gap in the stream.
 //!
 //! The stream is named `<yyyy>/<mm>/<dd>/<HHMMSS>Z-<random id>` (start time in UTC), like
-//! Lambda's streams; the log group and the stream are created when missing.
+//! Lambda's streams; the log group and the stream are created when missing. With a digest
+//! signer ([`CloudWatchLogsAuditSink::start_with_digests`]) the stream's head is signed into
+//! `<stream>/digests` ([`crate::audit_cloudwatch_digests`]).
 
 use crate::audit_batch::{BatchConfig, BatchWriter, BatchingAuditSink};
+use crate::audit_cloudwatch_digests::{DigestConfig, StreamDigests};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use coffer_core::audit::chain::{canonical_json, AuditChain};
+use coffer_core::audit::digest::StreamHead;
 use coffer_core::ports::MetricsSink;
 use serde_json::Value;
 use std::sync::Arc;
@@ -49,7 +53,7 @@ pub fn new_stream_name() -> String {
     stream_name(now_ms(), &id[..16])
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -86,6 +90,41 @@ pub async fn ensure_stream(client: &Client, log_group: &str, stream: &str) -> Re
     Ok(())
 }
 
+/// Sends `lines` as one `PutLogEvents` request, all with `timestamp`. A request with rejected
+/// events counts as failed (a chained stream would have a hole).
+pub(crate) async fn put_lines(
+    client: &Client,
+    log_group: &str,
+    stream: &str,
+    lines: Vec<String>,
+    timestamp: i64,
+) -> Result<(), String> {
+    let events = lines
+        .into_iter()
+        .map(|line| {
+            InputLogEvent::builder()
+                .timestamp(timestamp)
+                .message(line)
+                .build()
+                .map_err(|e| describe("InputLogEvent", &e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = client
+        .put_log_events()
+        .log_group_name(log_group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .map_err(|e| describe("PutLogEvents", &e))?;
+    if let Some(rejected) = out.rejected_log_events_info() {
+        // Some events were refused (too old, too new, expired log group): the stream's
+        // chain would have a hole, so treat the batch as failed.
+        return Err(format!("PutLogEvents rejected events: {rejected:?}"));
+    }
+    Ok(())
+}
+
 /// Writes chained records to one log stream.
 pub struct CloudWatchLogsWriter {
     client: Client,
@@ -95,6 +134,7 @@ pub struct CloudWatchLogsWriter {
     /// The timestamp of the last event sent: events of a request must be in chronological
     /// order, so timestamps never go backwards.
     last_timestamp: i64,
+    digests: Option<StreamDigests>,
 }
 
 #[async_trait]
@@ -104,42 +144,42 @@ impl BatchWriter for CloudWatchLogsWriter {
         // Ingestion time, not eventTime: CloudWatch rejects events older than 14 days, and
         // eventTime (inside the record) is what readers sort by anyway.
         let timestamp = now_ms().max(self.last_timestamp);
-        let (mut events, mut bytes) = (Vec::new(), 0usize);
+        let (mut lines, mut bytes) = (Vec::new(), 0usize);
         for record in records.iter().take(MAX_EVENTS_PER_REQUEST) {
             let mut probe = next.clone();
             let line = canonical_json(&probe.seal(record.clone()));
             let size = line.len() + EVENT_OVERHEAD_BYTES;
-            if !events.is_empty() && bytes + size > MAX_BYTES_PER_REQUEST {
+            if !lines.is_empty() && bytes + size > MAX_BYTES_PER_REQUEST {
                 break;
             }
             next = probe;
             bytes += size;
-            events.push(
-                InputLogEvent::builder()
-                    .timestamp(timestamp)
-                    .message(line)
-                    .build()
-                    .map_err(|e| describe("InputLogEvent", &e))?,
-            );
+            lines.push(line);
         }
-        let count = events.len();
-        let out = self
-            .client
-            .put_log_events()
-            .log_group_name(&self.log_group)
-            .log_stream_name(&self.stream)
-            .set_log_events(Some(events))
-            .send()
-            .await
-            .map_err(|e| describe("PutLogEvents", &e))?;
-        if let Some(rejected) = out.rejected_log_events_info() {
-            // Some events were refused (too old, too new, expired log group): the stream's
-            // chain would have a hole, so treat the batch as failed.
-            return Err(format!("PutLogEvents rejected events: {rejected:?}"));
-        }
+        let count = lines.len();
+        put_lines(
+            &self.client,
+            &self.log_group,
+            &self.stream,
+            lines,
+            timestamp,
+        )
+        .await?;
         self.chain = next;
         self.last_timestamp = timestamp;
         Ok(count)
+    }
+
+    async fn checkpoint(&mut self, forced: bool) -> Result<(), String> {
+        let Some(digests) = &mut self.digests else {
+            return Ok(());
+        };
+        let head = StreamHead {
+            stream: self.stream.clone(),
+            head_hash: self.chain.head().to_string(),
+            record_count: self.chain.records(),
+        };
+        digests.maybe_write(head, forced).await
     }
 }
 
@@ -156,15 +196,35 @@ impl CloudWatchLogsAuditSink {
         config: BatchConfig,
         metrics: Option<Arc<dyn MetricsSink>>,
     ) -> Result<BatchingAuditSink, String> {
+        Self::start_with_digests(client, log_group, stream, config, metrics, None).await
+    }
+
+    /// As [`start`](Self::start), and with `digests` signs the stream's head into
+    /// `<stream>/digests` (created if missing).
+    pub async fn start_with_digests(
+        client: Client,
+        log_group: impl Into<String>,
+        stream: impl Into<String>,
+        config: BatchConfig,
+        metrics: Option<Arc<dyn MetricsSink>>,
+        digests: Option<DigestConfig>,
+    ) -> Result<BatchingAuditSink, String> {
         let (log_group, stream) = (log_group.into(), stream.into());
         ensure_stream(&client, &log_group, &stream).await?;
         tracing::info!(%log_group, %stream, "audit events go to CloudWatch Logs");
+        let digests = match digests {
+            Some(config) => {
+                Some(StreamDigests::start(client.clone(), &log_group, &stream, config).await?)
+            }
+            None => None,
+        };
         let writer = CloudWatchLogsWriter {
             client,
             log_group,
             stream,
             chain: AuditChain::new(),
             last_timestamp: 0,
+            digests,
         };
         // A batch is one request; keep it within PutLogEvents' event limit.
         let config = BatchConfig {

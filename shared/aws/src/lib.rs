@@ -12,6 +12,10 @@
 //! - [`kms`]: `KmsKeyProvider`, the `KeyProvider` on AWS KMS (data keys, key resolution).
 //! - [`lambda_invoke`]: `LambdaRotationInvoker` / `LambdaRotationFunction`, rotation through
 //!   Lambda `Invoke`.
+//! - [`audit_cloudwatch`], [`audit_eventbridge`], [`audit_batch`]: the audit sinks;
+//!   [`audit_cloudwatch_digests`] with [`audit_digest_kms`] sign each CloudWatch Logs stream's
+//!   head (KMS `GenerateMac`), and [`audit_verify_logs`] checks a log group
+//!   (`coffer audit verify <log group>`).
 //! - [`wiring`]: the whole AWS side (`Ports`) from configuration, shared by the Lambda functions
 //!   and `coffer serve --backend aws`; [`lambda_init`]: a clean cold-start failure.
 //!
@@ -20,7 +24,10 @@
 
 pub mod audit_batch;
 pub mod audit_cloudwatch;
+pub mod audit_cloudwatch_digests;
+pub mod audit_digest_kms;
 pub mod audit_eventbridge;
+pub mod audit_verify_logs;
 pub mod dynamodb;
 pub mod emf;
 pub mod kms;

@@ -16,6 +16,8 @@
 
 use crate::audit_batch::{BatchConfig, FanOutAuditSink};
 use crate::audit_cloudwatch::{new_stream_name, CloudWatchLogsAuditSink};
+use crate::audit_cloudwatch_digests::DigestConfig;
+use crate::audit_digest_kms::KmsDigestSigner;
 use crate::audit_eventbridge::EventBridgeAuditSink;
 use crate::dynamodb::DynamoDbSecretRepository;
 use crate::emf::EmfMetricsSink;
@@ -47,9 +49,14 @@ pub mod env {
     pub const AUDIT_LOG_GROUP: &str = "COFFER_AUDIT_LOG_GROUP";
     pub const AUDIT_EVENT_BUS: &str = "COFFER_AUDIT_EVENT_BUS";
     pub const AUDIT_REQUIRED: &str = "COFFER_AUDIT_REQUIRED";
+    pub const AUDIT_DIGEST_KEY_ID: &str = "COFFER_AUDIT_DIGEST_KEY_ID";
+    pub const AUDIT_DIGEST_INTERVAL_SECS: &str = "COFFER_AUDIT_DIGEST_INTERVAL_SECS";
     pub const DATA_KEY_CACHE_SECS: &str = "COFFER_DATA_KEY_CACHE_SECS";
     pub const DATA_KEY_CACHE_ENTRIES: &str = "COFFER_DATA_KEY_CACHE_ENTRIES";
 }
+
+/// Seconds between signed audit digests unless configured (as `coffer serve`'s default).
+pub const DEFAULT_AUDIT_DIGEST_INTERVAL_SECS: u64 = 300;
 
 /// Configuration that cannot work. The message names the setting and never carries a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +120,12 @@ pub struct AwsSettings {
     pub audit_event_bus: Option<String>,
     /// Fail a call whose audit event cannot be recorded (`COFFER_AUDIT_REQUIRED`).
     pub audit_required: bool,
+    /// KMS HMAC_256 key that signs digests of the CloudWatch Logs stream
+    /// (`COFFER_AUDIT_DIGEST_KEY_ID`); `None`: chain only, no digests.
+    pub audit_digest_key_id: Option<String>,
+    /// Seconds between digests (`COFFER_AUDIT_DIGEST_INTERVAL_SECS`, default 300; 0: only on
+    /// checkpoints, i.e. clean shutdown of `coffer serve`).
+    pub audit_digest_interval_secs: u64,
     /// Plaintext data-key cache bounds (`COFFER_DATA_KEY_CACHE_SECS` / `_ENTRIES`).
     pub data_key_cache: CacheLimits,
 }
@@ -212,6 +225,12 @@ impl AwsSettings {
             audit_log_group: get(env::AUDIT_LOG_GROUP),
             audit_event_bus: get(env::AUDIT_EVENT_BUS),
             audit_required: parse_bool(env::AUDIT_REQUIRED, get(env::AUDIT_REQUIRED))?,
+            audit_digest_key_id: get(env::AUDIT_DIGEST_KEY_ID),
+            audit_digest_interval_secs: parse_number(
+                env::AUDIT_DIGEST_INTERVAL_SECS,
+                get(env::AUDIT_DIGEST_INTERVAL_SECS),
+                DEFAULT_AUDIT_DIGEST_INTERVAL_SECS,
+            )?,
             data_key_cache: CacheLimits {
                 ttl_ms: ttl_secs.saturating_mul(1000),
                 max_entries: parse_number(
@@ -378,6 +397,31 @@ pub async fn build(settings: &AwsSettings, host: Host) -> Result<AwsWiring, Conf
     })
 }
 
+/// How the CloudWatch Logs stream's head is signed: KMS `GenerateMac` under
+/// [`AwsSettings::audit_digest_key_id`], or (without a key) not at all, which is said once here.
+async fn digest_config(
+    settings: &AwsSettings,
+    sdk: &aws_config::SdkConfig,
+    host: &Host,
+) -> Result<Option<DigestConfig>, ConfigError> {
+    let Some(key_id) = &settings.audit_digest_key_id else {
+        tracing::info!(
+            "{} is not set: the audit log stream is hash-chained but no signed digests are \
+             written (records cut from its end cannot be detected)",
+            env::AUDIT_DIGEST_KEY_ID
+        );
+        return Ok(None);
+    };
+    let signer = KmsDigestSigner::new(crate::audit_digest_kms::Client::new(sdk), key_id)
+        .await
+        .map_err(|e| ConfigError(format!("{}: {e}", env::AUDIT_DIGEST_KEY_ID)))?;
+    Ok(Some(DigestConfig {
+        signer: Arc::new(signer),
+        interval: std::time::Duration::from_secs(settings.audit_digest_interval_secs),
+        clock: host.clock.clone(),
+    }))
+}
+
 /// The host's audit sink, plus CloudWatch Logs and EventBridge when configured (batched off
 /// the request path unless audit is required).
 async fn audit_sinks(
@@ -391,12 +435,13 @@ async fn audit_sinks(
     };
     let mut sinks: Vec<Arc<dyn AuditSink>> = vec![host.audit.clone()];
     if let Some(group) = &settings.audit_log_group {
-        let sink = CloudWatchLogsAuditSink::start(
+        let sink = CloudWatchLogsAuditSink::start_with_digests(
             crate::audit_cloudwatch::Client::new(sdk),
             group.clone(),
             new_stream_name(),
             config,
             Some(host.metrics.clone()),
+            digest_config(settings, sdk, host).await?,
         )
         .await
         .map_err(|e| ConfigError(format!("{} {group}: {e}", env::AUDIT_LOG_GROUP)))?;
@@ -451,6 +496,11 @@ mod tests {
         assert_eq!(s.rotation_function, None);
         assert!(matches!(s.auth, AuthMode::SigV4 { .. }));
         assert_eq!(s.data_key_cache, CacheLimits::default());
+        assert_eq!(s.audit_digest_key_id, None);
+        assert_eq!(
+            s.audit_digest_interval_secs,
+            DEFAULT_AUDIT_DIGEST_INTERVAL_SECS
+        );
         assert_eq!(
             s.paging_key().unwrap(),
             derived_paging_key("topsecret-root-key")
@@ -484,6 +534,10 @@ mod tests {
             ),
             (("COFFER_AUDIT_REQUIRED", "yes"), "COFFER_AUDIT_REQUIRED"),
             (
+                ("COFFER_AUDIT_DIGEST_INTERVAL_SECS", "5m"),
+                "COFFER_AUDIT_DIGEST_INTERVAL_SECS",
+            ),
+            (
                 ("COFFER_ROOT_SECRET_ACCESS_KEY", ""),
                 "COFFER_ROOT_SECRET_ACCESS_KEY is required",
             ),
@@ -505,8 +559,15 @@ mod tests {
             ("COFFER_PAGING_SECRET", "a shared paging secret"),
             ("COFFER_ROTATION_FUNCTION", "coffer-rotation"),
             ("COFFER_DATA_KEY_CACHE_SECS", "0"),
+            ("COFFER_AUDIT_DIGEST_KEY_ID", "alias/coffer-audit-digest"),
+            ("COFFER_AUDIT_DIGEST_INTERVAL_SECS", "60"),
         ])))
         .unwrap();
+        assert_eq!(
+            s.audit_digest_key_id.as_deref(),
+            Some("alias/coffer-audit-digest")
+        );
+        assert_eq!(s.audit_digest_interval_secs, 60);
         assert_eq!(s.auth, AuthMode::Iam);
         assert_eq!(s.rotation_function.as_deref(), Some("coffer-rotation"));
         assert_eq!(s.data_key_cache.ttl_ms, 0);

@@ -4,28 +4,34 @@
 //! the CloudWatch Logs sink and the EventBridge sink. The test then reads the trail back from
 //! CloudWatch Logs (GetLogEvents) and from EventBridge (a rule with a CloudWatch Logs target,
 //! read with FilterLogEvents), checks every record field by field against the recorded events,
-//! verifies the stream's hash chain, searches everything (and the EMF metric lines) for the
-//! canary and its base64, and reads the published gauges back with GetMetricData.
+//! verifies the stream's hash chain and its KMS-signed digest (`verify_log_group`), searches
+//! everything (the EMF metric lines, the digest stream, every log line at trace level, the error
+//! messages) for the canary and its base64, and reads the published gauges back with
+//! GetMetricData.
 //!
 //! The endpoint comes from `COFFER_TEST_AWS_ENDPOINT` (the test runner starts moto and sets it);
 //! without it the test prints why and passes without running. Names are unique per run.
 
+mod audit_support;
+
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
+use audit_support::{endpoint, hmac_key, sdk, WallClock, REGION};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use coffer_aws::audit_batch::{BatchConfig, FanOutAuditSink};
 use coffer_aws::audit_cloudwatch::{new_stream_name, CloudWatchLogsAuditSink};
+use coffer_aws::audit_cloudwatch_digests::{digest_stream_name, DigestConfig};
+use coffer_aws::audit_digest_kms::{KmsDigestSigner, KmsDigestVerifier};
 use coffer_aws::audit_eventbridge::{
     EventBridgeAuditSink, DETAIL_TYPE_API_CALL, DETAIL_TYPE_SERVICE_EVENT, SOURCE,
 };
+use coffer_aws::audit_verify_logs::verify_log_group;
 use coffer_aws::emf::EmfMetricsSink;
 use coffer_aws::metrics_cloudwatch::{
     publish_gauges, RESOURCE_COUNT, SECRETS_OVERDUE_FOR_ROTATION,
 };
 use coffer_core::audit::chain::verify_stream;
 use coffer_core::audit::{AuditEvent, AuditEventType, Caller};
-use coffer_core::clock::{Clock, RandomSource, Timestamp};
+use coffer_core::clock::RandomSource;
 use coffer_core::ids::Scope;
 use coffer_core::ports::{AuditError, AuditSink, RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
@@ -37,32 +43,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const ENDPOINT_VAR: &str = "COFFER_TEST_AWS_ENDPOINT";
 /// moto's default account: the EventBridge target's log group lives there.
 const MOTO_ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
 const CANARY: &str = "canary-Zq8vW3xK5tY1";
-
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set {ENDPOINT_VAR} to a moto server (e.g. http://127.0.0.1:5000)"
-            );
-            None
-        }
-    }
-}
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "coffer-tests"))
-        .load()
-        .await
-}
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<AuditEvent>>);
@@ -72,18 +55,6 @@ impl AuditSink for Recorder {
     async fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
         self.0.lock().unwrap().push(event.clone());
         Ok(())
-    }
-}
-
-struct WallClock;
-impl Clock for WallClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        )
     }
 }
 
@@ -242,9 +213,22 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     ) else {
         return;
     };
+    // Every log line of the session (the adapters', the SDK's, the core's) at trace level.
+    let trace = Buffer::default();
+    let writer = trace.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
     let sdk = sdk(&endpoint).await;
     let logs = coffer_aws::audit_cloudwatch::Client::new(&sdk);
     let events = coffer_aws::audit_eventbridge::Client::new(&sdk);
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let digest_key = hmac_key(&kms).await;
     let cloudwatch = coffer_aws::metrics_cloudwatch::Client::new(&sdk);
     let run = uuid::Uuid::new_v4().simple().to_string();
 
@@ -285,12 +269,21 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     let log_group = format!("/coffer/audit-{run}");
     let stream = new_stream_name();
     let cloudwatch_sink = Arc::new(
-        CloudWatchLogsAuditSink::start(
+        CloudWatchLogsAuditSink::start_with_digests(
             logs.clone(),
             &log_group,
             &stream,
             BatchConfig::default(),
             None,
+            Some(DigestConfig {
+                signer: Arc::new(
+                    KmsDigestSigner::new(kms.clone(), &digest_key)
+                        .await
+                        .unwrap(),
+                ),
+                interval: Duration::ZERO,
+                clock: Arc::new(WallClock),
+            }),
         )
         .await
         .unwrap(),
@@ -516,6 +509,35 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
         .filter_map(|e| e.error_message.clone())
         .collect();
     assert_no_canary("the error messages", &errors);
+
+    // The signed digest of the stream: present, canary-free, and the log group verifies.
+    let digests = logs
+        .get_log_events()
+        .log_group_name(&log_group)
+        .log_stream_name(digest_stream_name(&stream))
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(digests.events().len(), 1, "one checkpoint, one digest");
+    for event in digests.events() {
+        assert_no_canary("a digest record", event.message().unwrap());
+    }
+    let verifier = KmsDigestVerifier::new(kms.clone(), std::slice::from_ref(&digest_key))
+        .await
+        .unwrap();
+    let reports = verify_log_group(&logs, Some(&verifier), &log_group)
+        .await
+        .unwrap();
+    assert_eq!(reports[0].checked.covered, reports[0].checked.records);
+
+    // The log output of the whole session at trace level.
+    let trace = String::from_utf8(trace.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        trace.contains("PutLogEvents"),
+        "suspiciously little trace output"
+    );
+    assert_no_canary("the trace log", &trace);
     assert!(
         responses.contains(CANARY),
         "the session did read the canary"

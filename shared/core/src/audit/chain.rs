@@ -230,13 +230,21 @@ pub struct BrokenLink {
     pub reason: BreakReason,
 }
 
+impl BrokenLink {
+    /// The report with the record's position in `unit`s (`line 5` in a file, `event 5` in a
+    /// CloudWatch Logs stream).
+    pub fn describe(&self, unit: &str) -> String {
+        let id = match &self.record_event_id {
+            Some(id) => format!(" ({} {id})", self.id_member),
+            None => String::new(),
+        };
+        format!("{unit} {}{id}: {}", self.line, self.reason)
+    }
+}
+
 impl fmt::Display for BrokenLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
-        if let Some(id) = &self.record_event_id {
-            write!(f, " ({} {id})", self.id_member)?;
-        }
-        write!(f, ": {}", self.reason)
+        f.write_str(&self.describe("line"))
     }
 }
 

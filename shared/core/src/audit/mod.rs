@@ -6,10 +6,12 @@
 //! ([`crate::redact`]).
 //!
 //! [`chain`] makes a stream of records tamper-evident (each record carries the hash of the
-//! previous one and its own); [`digest`] signs a stream's head at intervals.
+//! previous one and its own); [`digest`] signs a stream's head at intervals; [`trail`] holds
+//! the checks a verifier makes on a stream and its digests, wherever they were read from.
 
 pub mod chain;
 pub mod digest;
+pub mod trail;
 
 use crate::clock::Timestamp;
 use crate::ids::Scope;
