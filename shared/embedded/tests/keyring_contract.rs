@@ -492,7 +492,11 @@ async fn audit_digest_key_is_created_once_persisted_and_found_by_arn() {
     assert_eq!(listed[0].key_manager, KeyManager::Aws);
 
     // The same key after a restart and by ARN: a digest signed before verifies after.
-    let record = serde_json::json!({"streamRecordCount": 1});
+    let record = serde_json::json!({
+        "streamRecordCount": 1,
+        "signingKeyArn": key.key_arn(),
+        "signatureAlgorithm": coffer_core::audit::digest::SIGNATURE_ALGORITHM,
+    });
     let mut signed = record.clone();
     signed["signature"] = serde_json::Value::String(key.sign(&record));
     drop(keyring);
