@@ -2,8 +2,7 @@
 //! real adapter.
 
 use coffer_testkit::{
-    principal_store_contract, repository_contract, InMemoryPrincipalStore,
-    InMemorySecretRepository,
+    principal_store_contract, repository_contract, InMemoryPrincipalStore, InMemorySecretRepository,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
