@@ -411,10 +411,22 @@ impl DynamoDbSecretRepository {
             expr.name(ARN),
             expr.value(s(arn.as_str()))
         );
+        self.put_action(item, Some((condition, expr)))
+    }
+
+    fn put_action(
+        &self,
+        item: Item,
+        condition: Option<(String, Expr)>,
+    ) -> Result<TransactWriteItem, RepositoryError> {
+        let (condition, expr) = match condition {
+            Some((c, e)) => (Some(c), e),
+            None => (None, Expr::default()),
+        };
         let put = Put::builder()
             .table_name(&*self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .set_condition_expression(condition)
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .build()

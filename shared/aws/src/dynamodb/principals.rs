@@ -31,9 +31,10 @@ use super::capacity::Access;
 use super::errors::{cancellation, is_condition_failed, sdk_error, Cancelled};
 use super::item::{s, Item, PK};
 use super::principal_item::*;
-use super::{build_error, retry_transaction_conflicts, DynamoDbSecretRepository, Expr};
+use super::{retry_transaction_conflicts, DynamoDbSecretRepository, Expr};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem};
 use coffer_core::ports::RepositoryError;
 use coffer_core::principals::{AccessKeyRecord, PrincipalRecord, PrincipalStore, PrincipalType};
 use std::sync::Arc;
@@ -59,6 +60,12 @@ impl Expect {
             Expect::Absent => format!("attribute_not_exists({pk})"),
             Expect::Present => format!("attribute_exists({pk})"),
         }
+    }
+
+    /// The condition with the expression its placeholders are in.
+    fn with_expr(self) -> (String, Expr) {
+        let mut expr = Expr::default();
+        (self.condition(&mut expr), expr)
     }
 }
 
@@ -87,20 +94,7 @@ impl DynamoDbPrincipalStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                repo.record("PutItem", Access::Write, out.consumed_capacity());
-                Ok(true)
-            }
-            Err(e) => {
-                repo.record("PutItem", Access::Write, None);
-                if is_condition_failed(&e) {
-                    Ok(false)
-                } else {
-                    Err(sdk_error("PutItem", &e))
-                }
-            }
-        }
+        self.written("PutItem", result.map(|out| out.consumed_capacity))
     }
 
     /// A `DeleteItem` of an existing item; `Ok(false)` when there was none.
@@ -118,17 +112,32 @@ impl DynamoDbPrincipalStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
+        self.written("DeleteItem", result.map(|out| out.consumed_capacity))
+    }
+
+    /// The outcome of a conditional single-item write (its consumed capacity, or its error):
+    /// recorded, and `Ok(false)` when the condition did not hold.
+    fn written<E, R>(
+        &self,
+        operation: &'static str,
+        result: Result<Option<ConsumedCapacity>, SdkError<E, R>>,
+    ) -> Result<bool, RepositoryError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
         match result {
-            Ok(out) => {
-                repo.record("DeleteItem", Access::Write, out.consumed_capacity());
+            Ok(consumed) => {
+                self.table
+                    .record(operation, Access::Write, consumed.as_ref());
                 Ok(true)
             }
             Err(e) => {
-                repo.record("DeleteItem", Access::Write, None);
+                self.table.record(operation, Access::Write, None);
                 if is_condition_failed(&e) {
                     Ok(false)
                 } else {
-                    Err(sdk_error("DeleteItem", &e))
+                    Err(sdk_error(operation, &e))
                 }
             }
         }
@@ -141,21 +150,13 @@ impl DynamoDbPrincipalStore {
         self.table.query_all(None, &condition, &expr, None).await
     }
 
+    /// The repository's `Put` / `Delete` actions, conditional on `expect`.
     fn put_action(
         &self,
         item: Item,
         expect: Option<Expect>,
     ) -> Result<TransactWriteItem, RepositoryError> {
-        let mut expr = Expr::default();
-        let condition = expect.map(|e| e.condition(&mut expr));
-        let put = Put::builder()
-            .table_name(&*self.table.table)
-            .set_item(Some(item))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.table.put_action(item, expect.map(Expect::with_expr))
     }
 
     fn delete_action(
@@ -163,16 +164,7 @@ impl DynamoDbPrincipalStore {
         key: Item,
         expect: Option<Expect>,
     ) -> Result<TransactWriteItem, RepositoryError> {
-        let mut expr = Expr::default();
-        let condition = expect.map(|e| e.condition(&mut expr));
-        let delete = Delete::builder()
-            .table_name(&*self.table.table)
-            .set_key(Some(key))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.table.delete_action(key, expect.map(Expect::with_expr))
     }
 
     /// One attempt of `insert_access_key`: both items, the key's own only if its id is free.
