@@ -1,6 +1,7 @@
 //! Access control end to end: users created through the `coffer.*` admin API, their access keys
 //! used by the Rust SDK, identity policies, resource policies and `coffer:JsonKey`. They run on
-//! both backends (`COFFER_E2E_BACKEND=aws`: principals in the DynamoDB table); they need a server
+//! both backends (`COFFER_E2E_BACKEND=aws`: principals in the DynamoDB table; the cross-account
+//! test, which makes a customer key with the keyring CLI, on the embedded one); they need a server
 //! of their own (the admin API with its root key), so they skip against an external endpoint and
 //! under the Lambda emulator.
 
@@ -251,7 +252,8 @@ async fn block_public_policy_rejects_public_policy() {
 
 #[tokio::test]
 async fn cross_account_read_needs_resource_and_identity_allow() {
-    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
+    // Embedded only: it makes its customer key with the keyring CLI (`coffer keys create`).
+    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -345,7 +347,7 @@ async fn cross_account_read_needs_resource_and_identity_allow() {
 
 #[tokio::test]
 async fn resource_policy_that_locks_its_author_out_is_refused() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
