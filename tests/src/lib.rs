@@ -463,6 +463,17 @@ impl CofferServer {
         text
     }
 
+    /// The audit events a spawned server recorded: the data directory's JSON lines on the
+    /// embedded backend, the JSON lines of its standard output on the AWS backend.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        let file = self.data_dir().join("audit/events.jsonl");
+        let text = std::fs::read_to_string(file).unwrap_or_else(|_| self.log_text());
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e.get("eventName").is_some())
+            .collect()
+    }
+
     /// Process id of the running server.
     pub fn pid(&self) -> u32 {
         self.spawned()

@@ -1,6 +1,9 @@
 //! Access control end to end: users created through the `coffer.*` admin API, their access keys
-//! used by the Rust SDK, identity policies, resource policies and `coffer:JsonKey`. Principals
-//! are stored by the embedded backend only, so these tests skip on `COFFER_E2E_BACKEND=aws`.
+//! used by the Rust SDK, identity policies, resource policies and `coffer:JsonKey`. They run on
+//! both backends (`COFFER_E2E_BACKEND=aws`: principals in the DynamoDB table; the cross-account
+//! test, which makes a customer key with the keyring CLI, on the embedded one); they need a server
+//! of their own (the admin API with its root key), so they skip against an external endpoint and
+//! under the Lambda emulator.
 
 use coffer_e2e::*;
 use serde_json::{json, Value};
@@ -43,7 +46,7 @@ fn allow(actions: Value) -> Value {
 
 #[tokio::test]
 async fn read_only_user_get_allowed_put_denied() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -99,7 +102,7 @@ async fn read_only_user_get_allowed_put_denied() {
 
 #[tokio::test]
 async fn explicit_deny_beats_allow() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -134,7 +137,7 @@ async fn explicit_deny_beats_allow() {
 
 #[tokio::test]
 async fn resource_tag_condition_grants_by_team() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -173,7 +176,7 @@ async fn resource_tag_condition_grants_by_team() {
 
 #[tokio::test]
 async fn json_key_restricted_read_returns_only_allowed_keys() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -220,7 +223,7 @@ async fn json_key_restricted_read_returns_only_allowed_keys() {
 
 #[tokio::test]
 async fn block_public_policy_rejects_public_policy() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -249,6 +252,7 @@ async fn block_public_policy_rejects_public_policy() {
 
 #[tokio::test]
 async fn cross_account_read_needs_resource_and_identity_allow() {
+    // Embedded only: it makes its customer key with the keyring CLI (`coffer keys create`).
     let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
         return;
     };
@@ -343,7 +347,7 @@ async fn cross_account_read_needs_resource_and_identity_allow() {
 
 #[tokio::test]
 async fn resource_policy_that_locks_its_author_out_is_refused() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let root = server.default_client();
@@ -392,7 +396,7 @@ async fn resource_policy_that_locks_its_author_out_is_refused() {
 
 #[tokio::test]
 async fn wrong_secret_key_and_tampered_signature_rejected() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let (ak, _) = user_with_policy(&server, "signer", allow(json!("secretsmanager:*")));

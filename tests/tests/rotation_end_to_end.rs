@@ -115,10 +115,9 @@ async fn wait_rotated(server: &CofferServer, client: &Client, arn: &str, version
 /// The service events of `arn` in the audit trail (the data directory's JSON lines on the
 /// embedded backend; the server's standard output on the AWS backend).
 fn service_events(server: &CofferServer, arn: &str) -> Vec<serde_json::Value> {
-    let file = server.data_dir().join("audit/events.jsonl");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| server.log_text());
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    server
+        .audit_events()
+        .into_iter()
         .filter(|e| e["eventType"] == "AwsServiceEvent")
         .filter(|e| e["resources"].to_string().contains(arn))
         .collect()

@@ -1,8 +1,9 @@
 //! Temporary credentials end to end: STS AssumeRole on Coffer's endpoint (the AWS CLI's `aws sts
 //! assume-role --endpoint-url` and the Rust SDK's STS client), the role's trust policy, the
 //! session's credentials used with the Secrets Manager SDK (role policies decide), a tampered
-//! session token, and expiry. Roles are stored by the embedded backend only, so these tests skip
-//! on `COFFER_E2E_BACKEND=aws`.
+//! session token, and expiry. They run on both backends (`COFFER_E2E_BACKEND=aws`: roles in the
+//! DynamoDB table, access-key secrets under the KMS key); they need a server process of their own
+//! (options, logs), so they skip against an external endpoint and under the Lambda emulator.
 
 use aws_credential_types::Credentials;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
@@ -158,7 +159,7 @@ async fn two_secrets(server: &CofferServer) -> (String, String) {
 
 #[tokio::test]
 async fn assumed_role_session_reads_what_the_role_allows() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let account = server.account_id().unwrap_or("000000000000").to_string();
@@ -207,12 +208,9 @@ async fn assumed_role_session_reads_what_the_role_allows() {
     assert!(!log.contains(&s.sk) && !log.contains(&s.token));
 
     // The audit trail has the STS calls as CloudTrail logs them, without the secret or token.
-    let trail = std::fs::read_to_string(server.data_dir().join("audit/events.jsonl")).unwrap();
+    let events = server.audit_events();
+    let trail = serde_json::to_string(&events).unwrap();
     assert!(!trail.contains(&s.sk) && !trail.contains(&s.token));
-    let events: Vec<Value> = trail
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let assumed = events
         .iter()
         .find(|e| e["eventName"] == "AssumeRole" && e["errorCode"].is_null())
@@ -250,7 +248,7 @@ async fn assumed_role_session_reads_what_the_role_allows() {
 
 #[tokio::test]
 async fn untrusted_user_and_bad_requests_are_refused() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let account = server.account_id().unwrap_or("000000000000").to_string();
@@ -327,7 +325,7 @@ async fn untrusted_user_and_bad_requests_are_refused() {
 
 #[tokio::test]
 async fn tampered_session_token_is_unrecognized() {
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let account = server.account_id().unwrap_or("000000000000").to_string();
@@ -380,9 +378,9 @@ async fn tampered_session_token_is_unrecognized() {
 
 #[tokio::test]
 async fn session_credentials_stop_working_at_expiry() {
-    let Some(server) =
-        CofferServer::start_local(ServerOptions::default().args(&["--sts-min-duration-secs", "2"]))
-    else {
+    let Some(server) = CofferServer::start_process(
+        ServerOptions::default().args(&["--sts-min-duration-secs", "2"]),
+    ) else {
         return;
     };
     let account = server.account_id().unwrap_or("000000000000").to_string();
@@ -431,7 +429,7 @@ async fn aws_cli_assume_role() {
         eprintln!("skipping: no AWS CLI at {}", cli.display());
         return;
     }
-    let Some(server) = CofferServer::start_local(ServerOptions::default()) else {
+    let Some(server) = CofferServer::start_process(ServerOptions::default()) else {
         return;
     };
     let account = server.account_id().unwrap_or("000000000000").to_string();

@@ -16,6 +16,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use coffer_aws::wiring::{AuthMode, AwsSettings};
 use coffer_core::service::SecretsService;
+use coffer_lambda_host::OwnPrincipals;
 use coffer_wire::auth::{
     ApiGatewayCaller, ApiGatewayIamAuthenticator, Authenticator, RootCredentials,
     SigV4Authenticator,
@@ -28,8 +29,12 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 /// The router of the `api` function: the local server's, with the authenticator the
-/// configuration names.
-pub fn router(settings: &AwsSettings, service: Arc<SecretsService>) -> Router {
+/// configuration names (SigV4: the root key, and the keys and sessions of `own` principals).
+pub fn router(
+    settings: &AwsSettings,
+    service: Arc<SecretsService>,
+    own: Option<&OwnPrincipals>,
+) -> Router {
     let authenticator: Arc<dyn Authenticator> = match &settings.auth {
         AuthMode::SigV4 {
             access_key_id,
@@ -40,9 +45,14 @@ pub fn router(settings: &AwsSettings, service: Arc<SecretsService>) -> Router {
                 secret_access_key: secret_access_key.clone(),
                 account_id: settings.account_id.clone(),
             });
-            // LoginWithIam sessions, sealed by the service's codec (coffer_lambda_host).
-            Arc::new(match service.sts() {
+            // LoginWithIam and AssumeRole sessions, sealed by the service's codec
+            // (coffer_lambda_host), and the access keys of Coffer's own principals.
+            let sigv4 = match service.sts() {
                 Some(sts) => sigv4.with_sessions(sts.codec.clone()),
+                None => sigv4,
+            };
+            Arc::new(match own {
+                Some(own) => sigv4.with_principals(own.store.clone(), own.keys.clone()),
                 None => sigv4,
             })
         }

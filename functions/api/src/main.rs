@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
         Ok(cold) => cold,
         Err(code) => return code,
     };
-    let router = gateway::router(&cold.settings, cold.service);
+    let router = gateway::router(&cold.settings, cold.service, cold.own_principals.as_ref());
     let handler = lambda_http::service_fn(move |event| gateway::handle(router.clone(), event));
     match lambda_http::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,

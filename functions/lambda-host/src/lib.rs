@@ -1,7 +1,8 @@
 //! The cold start every Coffer Lambda function that serves or drives secrets shares (`api`,
 //! `rotation`, `scheduler`): logging to standard error, the configuration from the environment
 //! (`coffer_aws::wiring::AwsSettings`, documented in docs/lambda.md), the AWS clients and ports
-//! built once, and the `SecretsService` on them. Bad configuration fails the cold start through
+//! built once, and the `SecretsService` on them (with Coffer's own principals and STS in SigV4
+//! mode). Bad configuration fails the cold start through
 //! `coffer_aws::lambda_init::fail_init` (a message naming the setting, reported to the Runtime
 //! API), never with a panic.
 //!
@@ -11,6 +12,8 @@ pub use coffer_aws::lambda_init::fail_init;
 use coffer_aws::lambda_invoke::LambdaRotationFunction;
 use coffer_aws::sts_caller_identity::iam_login_settings;
 use coffer_aws::wiring::{self, AuthMode, AwsSettings, Host};
+use coffer_core::ports::KeyProvider;
+use coffer_core::principals::PrincipalStore;
 use coffer_core::service::{SecretsService, ServiceConfig};
 use coffer_core::sts::{SessionTokenCodec, StsSettings, DEFAULT_MIN_DURATION_SECS};
 use coffer_embedded::audit_log::JsonLinesAuditSink;
@@ -26,6 +29,19 @@ pub struct ColdStart {
     pub sdk: aws_config::SdkConfig,
     /// Lambda `Invoke` of rotation functions (the rotation driver's steps).
     pub rotation_function: LambdaRotationFunction,
+    /// Coffer's own principals, wired into the service (admin API, identity policies, STS);
+    /// the `api` function's SigV4 authenticator accepts their keys. `None` with
+    /// `COFFER_AUTH_MODE=iam`, where API Gateway authenticates IAM's principals instead.
+    pub own_principals: Option<OwnPrincipals>,
+}
+
+/// What a SigV4 authenticator needs to accept the access keys of Coffer's own principals (their
+/// sessions it accepts with the service's STS codec).
+pub struct OwnPrincipals {
+    /// Users, roles and access keys (the DynamoDB table of the secrets).
+    pub store: Arc<dyn PrincipalStore>,
+    /// Opens access-key secrets (KMS, behind the data-key cache).
+    pub keys: Arc<dyn KeyProvider>,
 }
 
 /// Logs to standard error (Lambda ships it to the function's log group); `RUST_LOG` filters.
@@ -81,6 +97,13 @@ pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
         Err(e) => return Err(fail_init(function, &e.to_string()).await),
     };
     let rotation_function = built.rotation_function();
+    let own_principals = match settings.auth {
+        AuthMode::SigV4 { .. } => Some(OwnPrincipals {
+            store: built.principals.clone(),
+            keys: built.ports.keys.clone(),
+        }),
+        AuthMode::Iam => None,
+    };
     let mut service = SecretsService::new(
         built.ports,
         ServiceConfig {
@@ -94,10 +117,14 @@ pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
             Err(e) => return Err(fail_init(function, &e).await),
         };
     }
+    if let Some(own) = &own_principals {
+        service = service.with_principals(own.store.clone());
+    }
     Ok(ColdStart {
         settings,
         service: Arc::new(service),
         sdk: built.sdk,
         rotation_function,
+        own_principals,
     })
 }

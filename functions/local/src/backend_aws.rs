@@ -1,11 +1,13 @@
 //! The AWS backend (`--backend aws`, cargo feature `aws`): secrets in a DynamoDB table, data keys
 //! from KMS behind the in-memory data-key cache, audit events as JSON lines on stdout (and to
 //! CloudWatch Logs / EventBridge with `--audit-log-group` / `--audit-event-bus`), gauges to
-//! CloudWatch every `--gauge-interval-secs`. The ports are built by `coffer_aws::wiring`, the
-//! same code the Lambda functions run. Endpoints, region and credentials come from the standard
+//! CloudWatch every `--gauge-interval-secs`, users, roles and access keys in the same table (so
+//! the admin API and STS AssumeRole work as on the embedded backend). The ports are built by
+//! `coffer_aws::wiring`, the same code the Lambda functions run. Endpoints, region and credentials come from the standard
 //! AWS configuration (`AWS_ENDPOINT_URL`, `AWS_REGION`, profiles, instance roles). Nothing is
 //! kept on local disk, so any number of replicas can share one table; they share NextToken
-//! validity because the token key is derived from the root credentials they share.
+//! validity and STS session tokens because both keys are derived from the root credentials they
+//! share.
 
 use crate::config::ServeArgs;
 use crate::credentials::{self, CredentialSource};
@@ -73,8 +75,7 @@ pub async fn wire(
     Ok(Wiring {
         ports: built.ports,
         root,
-        // No DynamoDB adapter for principals yet: in AWS mode only the root principal exists.
-        principals: None,
+        principals: Some(built.principals.clone()),
         credential_source: CredentialSource::Environment,
         paging_key: built.paging_key,
         storage: built.storage,

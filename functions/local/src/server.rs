@@ -27,7 +27,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Wiring {
     pub ports: Ports,
     pub root: RootCredentials,
-    /// Coffer's own users and roles (embedded backend only; `None`: root only).
+    /// Coffer's own users and roles (SQLite, or DynamoDB on the AWS backend; `None`: root only).
     pub principals: Option<Arc<dyn coffer_core::principals::PrincipalStore>>,
     pub credential_source: CredentialSource,
     pub paging_key: [u8; 32],

@@ -1,5 +1,5 @@
-//! The AWS side of a Coffer process, built once from configuration: the DynamoDB repository,
-//! the KMS key provider behind the data-key cache, the audit sinks (the process's own JSON
+//! The AWS side of a Coffer process, built once from configuration: the DynamoDB repository
+//! and principal store (one table), the KMS key provider behind the data-key cache, the audit sinks (the process's own JSON
 //! lines plus CloudWatch Logs / EventBridge when configured), and the rotation invoker (Lambda
 //! `Invoke` of the rotation function). Both `coffer serve --backend aws` and the Lambda
 //! functions (`api`, `rotation`, `scheduler`) call [`build`]; the Lambda functions read their
@@ -19,7 +19,7 @@ use crate::audit_cloudwatch::{new_stream_name, CloudWatchLogsAuditSink};
 use crate::audit_cloudwatch_digests::DigestConfig;
 use crate::audit_digest_kms::KmsDigestSigner;
 use crate::audit_eventbridge::EventBridgeAuditSink;
-use crate::dynamodb::DynamoDbSecretRepository;
+use crate::dynamodb::{DynamoDbPrincipalStore, DynamoDbSecretRepository};
 use crate::emf::EmfMetricsSink;
 use crate::kms::KmsKeyProvider;
 use crate::lambda_invoke::{LambdaRotationFunction, LambdaRotationInvoker};
@@ -310,6 +310,9 @@ pub struct AwsWiring {
     /// The concrete repository (the scheduler's sparse-index queries, the local server's
     /// gauges).
     pub repository: Arc<DynamoDbSecretRepository>,
+    /// Coffer's own users, roles and access keys, in the same table; their access-key secrets
+    /// are sealed under the default KMS key of the deployment's region ([`principal_key_region`]).
+    pub principals: Arc<DynamoDbPrincipalStore>,
     /// The standard AWS configuration the clients were made from.
     pub sdk: aws_config::SdkConfig,
     pub paging_key: [u8; 32],
@@ -329,6 +332,18 @@ impl AwsWiring {
 /// The standard AWS configuration (environment, profiles, Lambda's role credentials).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The region whose default KMS key (`COFFER_KMS_KEY`) seals access-key secrets: the
+/// deployment's own (the SDK configuration's region, which is the KMS client's home region).
+/// Local mode's fixed `PRINCIPAL_KEY_REGION` relies on its keyring having a default key in every
+/// region; a KMS key given as a key ARN exists in one region only, and the function's IAM policy
+/// names that key, so AWS mode seals where its key is. Changing a deployment's region therefore
+/// needs new access keys (the old envelopes name a key of the old region).
+pub fn principal_key_region(sdk: &aws_config::SdkConfig) -> &str {
+    sdk.region()
+        .map(|r| r.as_ref())
+        .unwrap_or(coffer_core::principals::PRINCIPAL_KEY_REGION)
 }
 
 /// A RotateSecret with no rotation function configured keeps its AWSPENDING version and
@@ -354,6 +369,10 @@ pub async fn build(settings: &AwsSettings, host: Host) -> Result<AwsWiring, Conf
     let repository = Arc::new(DynamoDbSecretRepository::new(
         crate::dynamodb::Client::new(&sdk),
         settings.table.clone(),
+    ));
+    let principals = Arc::new(DynamoDbPrincipalStore::on(
+        &repository,
+        principal_key_region(&sdk),
     ));
     let kms = KmsKeyProvider::new(
         crate::kms::Client::new(&sdk),
@@ -387,6 +406,7 @@ pub async fn build(settings: &AwsSettings, host: Host) -> Result<AwsWiring, Conf
             random: host.random,
         },
         repository,
+        principals,
         sdk,
         paging_key,
         storage: format!(

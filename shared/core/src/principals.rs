@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
-/// The keyring/KMS region whose default key wraps access-key secrets (one per account).
+/// The keyring/KMS region whose default key wraps access-key secrets (one per account), unless
+/// the store names another ([`PrincipalStore::key_region`]: AWS mode uses the deployment's own
+/// region, where its KMS key lives).
 pub const PRINCIPAL_KEY_REGION: &str = "us-east-1";
 
 /// User, role, or the identity policies of AWS IAM identities.
@@ -105,6 +107,13 @@ impl AccessKeyStatus {
             AccessKeyStatus::Inactive => "Inactive",
         }
     }
+
+    /// The status [`AccessKeyStatus::as_str`] wrote; `None` for anything else.
+    pub fn parse(text: &str) -> Option<AccessKeyStatus> {
+        [AccessKeyStatus::Active, AccessKeyStatus::Inactive]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 /// An access key of a user. `encrypted_secret` is the envelope of the secret access key.
@@ -130,9 +139,16 @@ impl std::fmt::Debug for AccessKeyRecord {
 }
 
 /// Where principals and access keys live. Adapters: `coffer-embedded`'s SQLite store (same
-/// database as the secrets), `coffer-testkit`'s in-memory fake. (No DynamoDB adapter yet.)
+/// database as the secrets), `coffer-aws`'s DynamoDB store (same table as the secrets),
+/// `coffer-testkit`'s in-memory fake. `coffer-testkit::principal_store_contract` is the contract.
 #[async_trait]
 pub trait PrincipalStore: Send + Sync {
+    /// The region whose default key (of the principal's account) wraps the access-key secrets
+    /// kept here. It must stay the same for the life of the stored keys.
+    fn key_region(&self) -> &str {
+        PRINCIPAL_KEY_REGION
+    }
+
     /// Creates a principal; `NameTaken` if one of the same kind and name exists in the account.
     async fn insert_principal(&self, record: &PrincipalRecord) -> Result<(), RepositoryError>;
     /// Replaces an existing principal (policies, tags); `Conflict` if it does not exist.
@@ -180,15 +196,17 @@ pub fn access_key_context(access_key_id: &str) -> EncryptionContext {
     ctx
 }
 
-/// Envelope-encrypts a secret access key under the account's default key.
+/// Envelope-encrypts a secret access key under the account's default key of `key_region`
+/// ([`PrincipalStore::key_region`] of the store the key goes to).
 pub async fn seal_access_key_secret(
     keys: &dyn KeyProvider,
+    key_region: &str,
     account: &str,
     access_key_id: &str,
     secret: &str,
     nonce: &[u8; crypto::NONCE_LEN],
 ) -> Result<Vec<u8>, KeyError> {
-    let scope = Scope::new(PRINCIPAL_KEY_REGION, account);
+    let scope = Scope::new(key_region, account);
     let context = access_key_context(access_key_id);
     let data_key = keys.generate_data_key(&scope, None, &context).await?;
     Ok(crypto::seal(
@@ -203,9 +221,10 @@ pub async fn seal_access_key_secret(
 /// Opens the secret of `key`; `None` if the envelope does not open (tampered or foreign).
 pub async fn open_access_key_secret(
     keys: &dyn KeyProvider,
+    key_region: &str,
     key: &AccessKeyRecord,
 ) -> Result<Option<Zeroizing<String>>, KeyError> {
-    let scope = Scope::new(PRINCIPAL_KEY_REGION, &key.account);
+    let scope = Scope::new(key_region, &key.account);
     let context = access_key_context(&key.access_key_id);
     let Ok(parsed) = crypto::parse(&key.encrypted_secret) else {
         return Ok(None);
@@ -275,7 +294,7 @@ pub async fn resolve_access_key(
     else {
         return Ok(None);
     };
-    let secret = match open_access_key_secret(keys, &key).await {
+    let secret = match open_access_key_secret(keys, store.key_region(), &key).await {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(None),
         Err(e) => {

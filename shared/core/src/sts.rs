@@ -1,4 +1,5 @@
-//! Temporary credentials (STS `AssumeRole`, `GetCallerIdentity`; embedded backend).
+//! Temporary credentials (STS `AssumeRole`, `GetCallerIdentity`; wherever a principal store is
+//! wired: the embedded and the AWS backend).
 //!
 //! Data path: the wire routes an awsQuery STS request (`POST /`, form body, SigV4 scope service
 //! `sts`) to [`SecretsService::handle_sts`] with the authenticated caller. AssumeRole decides
@@ -438,7 +439,7 @@ impl SecretsService {
         let (Some(store), Some(settings)) = (self.principals(), self.sts()) else {
             return Err(StsError {
                 code: "InvalidAction",
-                message: "AssumeRole is not available with this backend: roles are stored only by the embedded backend.".to_string(),
+                message: "AssumeRole is not available here: this server has no principal store (no roles) or no session-token key.".to_string(),
                 status: 400,
             });
         };

@@ -11,6 +11,7 @@
 //! - [`key_fake::InMemoryKeyProvider`]: a fake of `KeyProvider` with KMS's key identities.
 //! - [`key_provider_contract`]: the `KeyProvider` contract (`run_all` or one case at a time).
 //! - [`principal_fake::InMemoryPrincipalStore`]: a fake of `PrincipalStore`.
+//! - [`principal_store_contract`]: the `PrincipalStore` contract (`run_all` or one case at a time).
 //! - [`builders`]: small builders of records, values and ids that tests share.
 //! - [`fakes`]: a recording audit sink, a hand-moved clock, counting random bytes, null metrics.
 
@@ -20,6 +21,7 @@ pub mod key_fake;
 pub mod key_provider_contract;
 pub mod memory;
 pub mod principal_fake;
+pub mod principal_store_contract;
 pub mod repository_contract;
 
 pub use key_fake::{InMemoryKeyProvider, KeyOp};

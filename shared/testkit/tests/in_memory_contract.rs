@@ -1,6 +1,9 @@
-//! The in-memory fake passes the same `SecretRepository` contract as every real adapter.
+//! The in-memory fakes pass the same `SecretRepository` and `PrincipalStore` contracts as every
+//! real adapter.
 
-use coffer_testkit::{repository_contract, InMemorySecretRepository};
+use coffer_testkit::{
+    principal_store_contract, repository_contract, InMemoryPrincipalStore, InMemorySecretRepository,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_repository_meets_the_contract() {
@@ -13,4 +16,9 @@ async fn in_memory_repository_lists_scopes() {
         InMemorySecretRepository::new(),
     ))
     .await;
+}
+
+#[tokio::test]
+async fn in_memory_principal_store_meets_the_contract() {
+    principal_store_contract::run_all(InMemoryPrincipalStore::new).await;
 }

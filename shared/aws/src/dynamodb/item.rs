@@ -171,7 +171,10 @@ fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
     }
 }
 
-fn parse_n<T: std::str::FromStr>(v: &AttributeValue, what: &str) -> Result<T, RepositoryError> {
+pub(crate) fn parse_n<T: std::str::FromStr>(
+    v: &AttributeValue,
+    what: &str,
+) -> Result<T, RepositoryError> {
     match v {
         AttributeValue::N(text) => text
             .parse()

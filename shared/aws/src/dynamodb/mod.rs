@@ -29,12 +29,15 @@
 mod capacity;
 mod errors;
 mod item;
+mod principal_item;
+mod principals;
 mod schema;
 
 /// The SDK client the repository is built on, re-exported so that wiring code (`coffer serve
 /// --backend aws`, `coffer init-table`) needs no direct dependency on `aws-sdk-dynamodb`.
 pub use aws_sdk_dynamodb::Client;
 pub use capacity::ConsumedCapacity;
+pub use principals::DynamoDbPrincipalStore;
 pub use schema::{create_table, TableSetup, INDEX_BY_PURGE, INDEX_BY_ROTATION, INDEX_BY_SCOPE};
 
 use async_trait::async_trait;
@@ -408,10 +411,22 @@ impl DynamoDbSecretRepository {
             expr.name(ARN),
             expr.value(s(arn.as_str()))
         );
+        self.put_action(item, Some((condition, expr)))
+    }
+
+    fn put_action(
+        &self,
+        item: Item,
+        condition: Option<(String, Expr)>,
+    ) -> Result<TransactWriteItem, RepositoryError> {
+        let (condition, expr) = match condition {
+            Some((c, e)) => (Some(c), e),
+            None => (None, Expr::default()),
+        };
         let put = Put::builder()
             .table_name(&*self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .set_condition_expression(condition)
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .build()
@@ -805,6 +820,34 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
 }
 
+/// Runs `attempt` again (after a [`backoff`]) while its transaction collided with another
+/// transaction on the same items (`Conflict`), up to [`TRANSACTION_ATTEMPTS`] times; then
+/// `Throttled`, naming `what`.
+async fn retry_transaction_conflicts<T, F, Fut>(
+    what: &str,
+    mut attempt: F,
+) -> Result<T, RepositoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RepositoryError>>,
+{
+    let mut attempts = 0;
+    loop {
+        match attempt().await {
+            Err(RepositoryError::Conflict) if attempts + 1 < TRANSACTION_ATTEMPTS => {
+                attempts += 1;
+                backoff(attempts).await;
+            }
+            Err(RepositoryError::Conflict) => {
+                return Err(RepositoryError::Throttled(format!(
+                    "{what} kept colliding with concurrent transactions"
+                )))
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Bounds of the window [`contention_pause`] draws from.
 const CONTENTION_WINDOW_MIN: Duration = Duration::from_millis(2);
 const CONTENTION_WINDOW_MAX: Duration = Duration::from_secs(2);
@@ -945,22 +988,10 @@ impl SecretRepository for DynamoDbSecretRepository {
         if size > MAX_ITEM_BYTES {
             return Err(too_large("secret item", &record.arn, size));
         }
-        let mut attempt = 0;
-        loop {
-            match self.try_insert(record, &values, &secret, &pk).await {
-                Err(RepositoryError::Conflict) if attempt + 1 < TRANSACTION_ATTEMPTS => {
-                    attempt += 1;
-                    backoff(attempt).await;
-                }
-                Err(RepositoryError::Conflict) => {
-                    return Err(RepositoryError::Throttled(format!(
-                        "insert of {} kept colliding with concurrent transactions",
-                        record.arn
-                    )))
-                }
-                other => return other,
-            }
-        }
+        retry_transaction_conflicts(&format!("insert of {}", record.arn), || {
+            self.try_insert(record, &values, &secret, &pk)
+        })
+        .await
     }
 
     async fn update(
@@ -1090,20 +1121,6 @@ impl SecretRepository for DynamoDbSecretRepository {
         let Some(pk) = pk_of_arn(arn.as_str()) else {
             return Ok(());
         };
-        let mut attempt = 0;
-        loop {
-            match self.try_purge(arn, &pk).await {
-                Err(RepositoryError::Conflict) if attempt + 1 < TRANSACTION_ATTEMPTS => {
-                    attempt += 1;
-                    backoff(attempt).await;
-                }
-                Err(RepositoryError::Conflict) => {
-                    return Err(RepositoryError::Throttled(format!(
-                        "purge of {arn} kept colliding with concurrent transactions"
-                    )))
-                }
-                other => return other,
-            }
-        }
+        retry_transaction_conflicts(&format!("purge of {arn}"), || self.try_purge(arn, &pk)).await
     }
 }

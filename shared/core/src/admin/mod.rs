@@ -393,13 +393,19 @@ impl AdminService {
         let secret = self.secret_key();
         let mut nonce = [0u8; crate::crypto::NONCE_LEN];
         self.random.fill(&mut nonce);
-        let encrypted_secret =
-            seal_access_key_secret(self.keys.as_ref(), account, &access_key_id, &secret, &nonce)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "access key secret could not be encrypted");
-                    Error::EncryptionFailure("The access key could not be encrypted.".to_string())
-                })?;
+        let encrypted_secret = seal_access_key_secret(
+            self.keys.as_ref(),
+            self.store.key_region(),
+            account,
+            &access_key_id,
+            &secret,
+            &nonce,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "access key secret could not be encrypted");
+            Error::EncryptionFailure("The access key could not be encrypted.".to_string())
+        })?;
         let record = AccessKeyRecord {
             access_key_id: access_key_id.clone(),
             account: account.to_string(),

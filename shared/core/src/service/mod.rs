@@ -308,7 +308,7 @@ impl SecretsService {
     async fn run_admin(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
         let Some(store) = &self.principals else {
             return Err(Error::invalid_request(
-                "The admin API is not available with this backend: principals are stored only by the embedded backend.",
+                "The admin API is not available here: this server has no principal store.",
             ));
         };
         if !crate::admin::ADMIN_OPERATIONS.contains(&operation) {

@@ -42,15 +42,8 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 
 fn key_record(row: KeyRow) -> Result<AccessKeyRecord, RepositoryError> {
     let (access_key_id, account, user_name, status, created_ms, envelope) = row;
-    let status = match status.as_str() {
-        "Active" => AccessKeyStatus::Active,
-        "Inactive" => AccessKeyStatus::Inactive,
-        other => {
-            return Err(RepositoryError::Corrupt(format!(
-                "unknown access key status {other:?}"
-            )))
-        }
-    };
+    let status = AccessKeyStatus::parse(&status)
+        .ok_or_else(|| RepositoryError::Corrupt(format!("unknown access key status {status:?}")))?;
     Ok(AccessKeyRecord {
         access_key_id,
         account,
