@@ -19,8 +19,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the Secrets Manager API (the default command).
-    Serve(ServeArgs),
+    /// Serve the Secrets Manager API (the default command). Boxed: its many flags make it far
+    /// larger than the other commands.
+    Serve(Box<ServeArgs>),
     /// Manage the master keys of the local keyring.
     Keys(KeysArgs),
     /// Create the DynamoDB table and its indexes (AWS backend; needs the `aws` feature).

@@ -16,7 +16,7 @@ mod rotation;
 mod server;
 
 use clap::Parser;
-use config::{Cli, Command, LogFormat, ServeArgs};
+use config::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(format: LogFormat) {
@@ -45,11 +45,11 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
+        .unwrap_or_else(|| Command::Serve(Box::default()))
     {
         Command::Serve(args) => {
             init_tracing(args.log_format);
-            server::serve(args).await
+            server::serve(*args).await
         }
         Command::Keys(args) => {
             init_tracing(LogFormat::Text);
