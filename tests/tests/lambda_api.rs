@@ -266,21 +266,30 @@ async fn iam_mode_takes_the_caller_from_the_context_and_refuses_requests_without
         "MissingAuthenticationTokenException",
         "{answer}"
     );
-    // An IAM user of the account: Coffer does not know its identity policies, so without a
-    // resource policy granting it the read is denied (docs/lambda.md).
+    // An IAM user of the account: no identity policy stored for its ARN yet, so the read is
+    // denied; once root stores one (coffer.PutIamIdentityPolicy through the same IAM-authorized
+    // route), the read is allowed (docs/lambda.md).
     let user = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:user/alice");
-    let answer = emulator
-        .invoke(
-            FUNCTION,
-            &iam_event("GetSecretValue", &json!({"SecretId": name}), Some(&user)),
-        )
-        .await
-        .unwrap();
+    let read_as_alice = iam_event("GetSecretValue", &json!({"SecretId": name}), Some(&user));
+    let answer = emulator.invoke(FUNCTION, &read_as_alice).await.unwrap();
     assert_eq!(
         response_body(&answer)["__type"],
         "AccessDeniedException",
         "{answer}"
     );
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]});
+    let mut put_policy = iam_event(
+        "PutIamIdentityPolicy",
+        &json!({"IamArn": format!("arn:aws:iam::{TEST_ACCOUNT_ID}:user/ali*"),
+                "PolicyName": "read", "PolicyDocument": policy.to_string()}),
+        Some(&root),
+    );
+    put_policy["headers"]["x-amz-target"] = json!("coffer.PutIamIdentityPolicy");
+    let answer = emulator.invoke(FUNCTION, &put_policy).await.unwrap();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let answer = emulator.invoke(FUNCTION, &read_as_alice).await.unwrap();
+    assert_eq!(response_body(&answer)["SecretString"], "v1", "{answer}");
     let answer = emulator
         .invoke(
             FUNCTION,

@@ -1,8 +1,9 @@
 //! The cold start every Coffer Lambda function that serves or drives secrets shares (`api`,
 //! `rotation`, `scheduler`): logging to standard error, the configuration from the environment
 //! (`coffer_aws::wiring::AwsSettings`, documented in docs/lambda.md), the AWS clients and ports
-//! built once, and the `SecretsService` on them (with Coffer's own principals and STS in SigV4
-//! mode). Bad configuration fails the cold start through
+//! built once, and the `SecretsService` on them (with the principal store in both auth modes:
+//! Coffer's own principals and STS in SigV4 mode, the IAM-identity policies of API Gateway's
+//! IAM callers in IAM mode). Bad configuration fails the cold start through
 //! `coffer_aws::lambda_init::fail_init` (a message naming the setting, reported to the Runtime
 //! API), never with a panic.
 //!
@@ -29,9 +30,10 @@ pub struct ColdStart {
     pub sdk: aws_config::SdkConfig,
     /// Lambda `Invoke` of rotation functions (the rotation driver's steps).
     pub rotation_function: LambdaRotationFunction,
-    /// Coffer's own principals, wired into the service (admin API, identity policies, STS);
-    /// the `api` function's SigV4 authenticator accepts their keys. `None` with
-    /// `COFFER_AUTH_MODE=iam`, where API Gateway authenticates IAM's principals instead.
+    /// Coffer's own principals, whose access keys the `api` function's SigV4 authenticator
+    /// accepts. `None` with `COFFER_AUTH_MODE=iam`, where API Gateway authenticates IAM's
+    /// principals instead (the service still has the store: their identity policies are its
+    /// `iam-identity` records).
     pub own_principals: Option<OwnPrincipals>,
 }
 
@@ -117,9 +119,9 @@ pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
             Err(e) => return Err(fail_init(function, &e).await),
         };
     }
-    if let Some(own) = &own_principals {
-        service = service.with_principals(own.store.clone());
-    }
+    // Both modes: identity policies (own principals', or IAM callers' iam-identity records)
+    // and the admin API come from the store.
+    service = service.with_principals(built.principals.clone());
     Ok(ColdStart {
         settings,
         service: Arc::new(service),
