@@ -11,7 +11,7 @@
 
 use crate::config::AdminArgs;
 use bytes::Bytes;
-use coffer_core::admin::ADMIN_OPERATIONS;
+use coffer_core::operation::{Api, Operation};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::Connect;
 use hyper_util::client::legacy::Client;
@@ -141,17 +141,21 @@ fn operation_name(given: &str) -> Result<String, Failure> {
     } else {
         given.to_string()
     };
-    if ADMIN_OPERATIONS.contains(&pascal.as_str()) {
+    if admin_operations().any(|op| op.name() == pascal) {
         return Ok(pascal);
     }
-    let choices: Vec<String> = ADMIN_OPERATIONS
-        .iter()
-        .map(|op| pascal_to_kebab(op))
+    let choices: Vec<String> = admin_operations()
+        .map(|op| pascal_to_kebab(op.name()))
         .collect();
     Err(Failure::usage(format!(
         "coffer admin: invalid operation '{given}'; valid operations:\n  {}",
         choices.join("\n  ")
     )))
+}
+
+/// The admin operations `coffer admin` calls (LoginWithIam is `coffer login --iam`'s).
+fn admin_operations() -> impl Iterator<Item = Operation> {
+    Operation::of(Api::Admin).filter(|op| *op != Operation::LoginWithIam)
 }
 
 fn kebab_to_pascal(kebab: &str) -> String {
@@ -591,8 +595,8 @@ mod tests {
         let err = operation_name("create-secret").unwrap_err();
         assert_eq!(err.status, EXIT_USAGE);
         assert!(err.message.contains("create-access-key"), "{}", err.message);
-        for op in ADMIN_OPERATIONS {
-            assert_eq!(kebab_to_pascal(&pascal_to_kebab(op)), *op);
+        for op in admin_operations() {
+            assert_eq!(kebab_to_pascal(&pascal_to_kebab(op.name())), op.name());
         }
     }
 

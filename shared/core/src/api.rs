@@ -40,6 +40,14 @@ impl fmt::Debug for SensitiveString {
     }
 }
 
+/// Serialized as [`crate::redact::REDACTED`]: a request's JSON view (authorization, audit)
+/// records that a value was given, never the value.
+impl Serialize for SensitiveString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::redact::REDACTED)
+    }
+}
+
 impl<'de> Deserialize<'de> for SensitiveString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(SensitiveString(Zeroizing::new(String::deserialize(d)?)))
@@ -53,6 +61,13 @@ pub struct SensitiveBlob(pub Zeroizing<Vec<u8>>);
 impl fmt::Debug for SensitiveBlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+/// Serialized as [`crate::redact::REDACTED`], as [`SensitiveString`].
+impl Serialize for SensitiveBlob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::redact::REDACTED)
     }
 }
 
@@ -133,7 +148,7 @@ pub struct ReplicaRegion {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateSecretRequest {
     pub name: Option<String>,
@@ -151,13 +166,13 @@ pub struct CreateSecretRequest {
     pub cross_account_primary_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretIdRequest {
     pub secret_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetSecretValueRequest {
     pub secret_id: Option<String>,
@@ -165,7 +180,7 @@ pub struct GetSecretValueRequest {
     pub version_stage: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct BatchGetSecretValueRequest {
     pub secret_id_list: Option<Vec<String>>,
@@ -174,7 +189,7 @@ pub struct BatchGetSecretValueRequest {
     pub next_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutSecretValueRequest {
     pub secret_id: Option<String>,
@@ -185,7 +200,7 @@ pub struct PutSecretValueRequest {
     pub rotation_token: Option<SensitiveString>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateSecretRequest {
     pub secret_id: Option<String>,
@@ -198,7 +213,7 @@ pub struct UpdateSecretRequest {
     pub secret_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateSecretVersionStageRequest {
     pub secret_id: Option<String>,
@@ -207,7 +222,7 @@ pub struct UpdateSecretVersionStageRequest {
     pub move_to_version_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListSecretsRequest {
     pub include_planned_deletion: Option<bool>,
@@ -218,7 +233,7 @@ pub struct ListSecretsRequest {
     pub sort_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListSecretVersionIdsRequest {
     pub secret_id: Option<String>,
@@ -227,7 +242,7 @@ pub struct ListSecretVersionIdsRequest {
     pub include_deprecated: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteSecretRequest {
     pub secret_id: Option<String>,
@@ -235,21 +250,21 @@ pub struct DeleteSecretRequest {
     pub force_delete_without_recovery: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagResourceRequest {
     pub secret_id: Option<String>,
     pub tags: Option<Vec<Tag>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct UntagResourceRequest {
     pub secret_id: Option<String>,
     pub tag_keys: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRandomPasswordRequest {
     pub password_length: Option<i64>,
@@ -262,14 +277,14 @@ pub struct GetRandomPasswordRequest {
     pub require_each_included_type: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResourcePolicyRequest {
     pub secret_id: Option<String>,
     pub policy_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutResourcePolicyRequest {
     pub secret_id: Option<String>,
@@ -278,7 +293,7 @@ pub struct PutResourcePolicyRequest {
     pub block_public_policy: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListResourcePoliciesRequest {
     pub secret_id: Option<String>,
@@ -286,14 +301,14 @@ pub struct ListResourcePoliciesRequest {
     pub next_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ValidateResourcePolicyRequest {
     pub secret_id: Option<String>,
     pub resource_policy: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct RotateSecretRequest {
     pub secret_id: Option<String>,

@@ -21,6 +21,7 @@ pub mod keycache;
 pub mod labels;
 pub mod metrics;
 pub mod model;
+pub mod operation;
 pub mod paging;
 pub mod password;
 pub mod policy;

@@ -390,11 +390,8 @@ impl SecretsService {
             });
         }
         let elapsed = (self.ports().clock.now().millis() - started.millis()) as f64;
-        let metric_name = if crate::audit::STS_ACTIONS.contains(&action) {
-            action
-        } else {
-            "UnknownOperation"
-        };
+        let metric_name = crate::operation::Operation::from_sts_action(action)
+            .map_or("UnknownOperation", crate::operation::Operation::name);
         self.ports().metrics.record_call(
             metric_name,
             outcome.as_ref().err().map(|e| e.code),
@@ -580,11 +577,8 @@ impl SecretsService {
         params: &BTreeMap<String, String>,
         outcome: &Result<StsOutput, StsError>,
     ) -> crate::error::Result<()> {
-        let event_name = if crate::audit::STS_ACTIONS.contains(&action) {
-            action
-        } else {
-            "UnknownOperation"
-        };
+        let event_name = crate::operation::Operation::from_sts_action(action)
+            .map_or("UnknownOperation", crate::operation::Operation::name);
         let mut event = self.call_event(
             &ctx.scope.region,
             ctx.caller.clone(),

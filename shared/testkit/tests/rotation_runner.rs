@@ -66,7 +66,7 @@ impl TemplateRotator {
         service
             .handle(
                 &service_context(scope(), "rotator"),
-                op,
+                coffer_core::operation::Operation::from_name(op).expect("operation"),
                 body.to_string().as_bytes(),
             )
             .await

@@ -83,7 +83,7 @@ fn ctx(request_id: &str) -> RequestContext {
 impl Fixture {
     async fn call(&self, request_id: &str, op: &str, body: Value) -> Result<Value, String> {
         self.service
-            .handle(&ctx(request_id), op, body.to_string().as_bytes())
+            .handle(&ctx(request_id), coffer_core::operation::Operation::from_name(op).expect("operation"), body.to_string().as_bytes())
             .await
             .map_err(|e| e.code().to_string())
     }

@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use coffer_core::ids::Scope;
+use coffer_core::operation::{Api, Operation};
 use coffer_core::service::{RefusedCall, RequestContext, SecretsService};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,13 +21,6 @@ use std::time::Instant;
 /// Largest request body accepted: a 64 KiB binary secret is ~88 KiB in base64 plus JSON.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-const TARGET_PREFIX: &str = "secretsmanager.";
-/// The admin API's targets (`coffer.CreateUser`, ...): same endpoint, same SigV4 signing
-/// (service name `secretsmanager` in the credential scope).
-const ADMIN_TARGET_PREFIX: &str = "coffer.";
-
-/// `coffer.LoginWithIam` (`coffer_core::iam_login`).
-const LOGIN_WITH_IAM: &str = "LoginWithIam";
 
 /// The path the client signed, when the transport routed the request under another one (API
 /// Gateway REST stages: the client signs `/prod/`, the router sees `/`). Inserted by the `api`
@@ -81,14 +75,6 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let (operation, admin) = match (
-        target.strip_prefix(TARGET_PREFIX),
-        target.strip_prefix(ADMIN_TARGET_PREFIX),
-    ) {
-        (Some(op), _) => (Some(op), false),
-        (None, Some(op)) => (Some(op), true),
-        (None, None) => (None, false),
-    };
     if target.is_empty() && crate::sts::is_query_request(&headers) {
         // STS (awsQuery): AssumeRole, GetCallerIdentity.
         let parts = RequestParts {
@@ -103,19 +89,27 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         return crate::sts::handle(&state, &parts, &extensions, &request_id, source_ip, started)
             .await;
     }
-    if admin && operation == Some(LOGIN_WITH_IAM) {
+    // The operation is parsed once, first: an unknown target is refused before anything is
+    // authenticated, decoded or looked up.
+    let operation = match Operation::from_target(&target) {
+        Ok(op) => op,
+        Err(e) => {
+            tracing::info!(%request_id, "unknown target");
+            let refused = RefusedRequest {
+                operation: target.rsplit('.').next().unwrap_or_default(),
+                request_id: &request_id,
+                headers: &headers,
+                source_ip,
+                started,
+            };
+            record_refused(&state, &refused, e.code(), e.message()).await;
+            return core_error_response(&e, &request_id);
+        }
+    };
+    if operation == Operation::LoginWithIam {
         // The one call without a Coffer signature: the signed STS request it carries is the proof.
         return login_with_iam(&state, &headers, &body, &request_id, source_ip, started).await;
     }
-    let Some(operation) = operation else {
-        tracing::info!(%request_id, %target, "unknown target");
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-            "The X-Amz-Target header does not name a Secrets Manager operation.",
-            &request_id,
-        );
-    };
     let parts = RequestParts {
         method: method.as_str(),
         path: extensions
@@ -138,9 +132,9 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         }) {
         Ok(a) => a,
         Err(e) => {
-            tracing::info!(%request_id, operation, code = e.code(), "authentication failed");
+            tracing::info!(%request_id, %operation, code = e.code(), "authentication failed");
             let refused = RefusedRequest {
-                operation,
+                operation: operation.name(),
                 request_id: &request_id,
                 headers: &headers,
                 source_ip,
@@ -167,12 +161,15 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         // Coffer's listener speaks plain http; TLS, if any, ends in front of it.
         secure_transport: false,
     };
-    let outcome = if admin {
-        state.service.handle_admin(&ctx, operation, &body).await
-    } else {
-        state.service.handle(&ctx, operation, &body).await
+    let outcome = match operation.api() {
+        Api::Admin => state.service.handle_admin(&ctx, operation, &body).await,
+        Api::SecretsManager => state.service.handle(&ctx, operation, &body).await,
+        // from_target never yields an STS operation: STS speaks awsQuery, handled above.
+        Api::Sts => Err(coffer_core::Error::UnknownOperation(format!(
+            "The operation {operation} is not served over JSON."
+        ))),
     };
-    respond(outcome, operation, &ctx.scope.region, &request_id, started)
+    respond(outcome, operation.name(), &ctx.scope.region, &request_id, started)
 }
 
 /// The response of a call the core ran, logged once with its outcome (never its body).
@@ -217,7 +214,13 @@ async fn login_with_iam(
         .service
         .iam_login()
         .map_or(DEFAULT_AUDIT_REGION, |s| s.region.as_str());
-    respond(outcome, LOGIN_WITH_IAM, region, request_id, started)
+    respond(
+        outcome,
+        Operation::LoginWithIam.name(),
+        region,
+        request_id,
+        started,
+    )
 }
 
 /// The region of a refused request's event when its credential scope names none that can be
@@ -243,13 +246,23 @@ pub(crate) async fn record_refused_call(
     refused: &RefusedRequest<'_>,
     e: &AuthError,
 ) {
+    record_refused(state, refused, e.code(), &e.audit_message()).await
+}
+
+/// Records the event of a request refused before it reached the core (authentication, an
+/// unknown target), with `code` and a `message` that echoes nothing of the request.
+pub(crate) async fn record_refused(
+    state: &WireState,
+    refused: &RefusedRequest<'_>,
+    code: &str,
+    message: &str,
+) {
     let (claimed_key, claimed_region) = crate::sigv4::claimed_credential(refused.headers);
     let source_ip = refused.source_ip.map(|ip| ip.to_string());
     let user_agent = refused
         .headers
         .get("user-agent")
         .and_then(|v| v.to_str().ok());
-    let message = e.audit_message();
     let call = RefusedCall {
         operation: refused.operation,
         request_id: refused.request_id,
@@ -258,8 +271,8 @@ pub(crate) async fn record_refused_call(
         claimed_access_key_id: claimed_key.as_deref(),
         source_ip: source_ip.as_deref(),
         user_agent,
-        error_code: e.code(),
-        error_message: &message,
+        error_code: code,
+        error_message: message,
         elapsed_ms: refused.started.elapsed().as_secs_f64() * 1000.0,
     };
     if let Err(error) = state.service.record_refused_call(&call).await {

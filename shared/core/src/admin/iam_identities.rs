@@ -11,6 +11,7 @@
 use super::{policy_not_found, target_account, valid_name, AdminRequest, AdminService};
 use crate::error::{Error, Result};
 use crate::iam_identity::parse_iam_arn_pattern;
+use crate::operation::Operation;
 use crate::policy::PrincipalInfo;
 use crate::principals::PrincipalType;
 use serde_json::{json, Value};
@@ -21,10 +22,10 @@ impl AdminService {
     pub(super) async fn run_iam_identity(
         &self,
         caller: &PrincipalInfo,
-        operation: &str,
+        operation: Operation,
         req: AdminRequest,
     ) -> Result<Value> {
-        if operation == "ListIamIdentities" {
+        if operation == Operation::ListIamIdentities {
             let account = target_account(caller, req.account.as_deref())?;
             return self.list(&account, KIND).await;
         }
@@ -40,9 +41,9 @@ impl AdminService {
         }
         let account = target_account(caller, Some(&arn_account))?;
         match operation {
-            "PutIamIdentityPolicy" => self.put_policy(&account, KIND, req).await,
-            "DeleteIamIdentityPolicy" => self.delete_policy(&account, KIND, req).await,
-            "GetIamIdentityPolicy" => {
+            Operation::PutIamIdentityPolicy => self.put_policy(&account, KIND, req).await,
+            Operation::DeleteIamIdentityPolicy => self.delete_policy(&account, KIND, req).await,
+            Operation::GetIamIdentityPolicy => {
                 let arn = arn.to_string();
                 let policy_name = valid_name(req.policy_name.as_deref(), "PolicyName")?;
                 let record = self.existing(&account, KIND, &arn).await?;

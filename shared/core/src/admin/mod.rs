@@ -24,46 +24,19 @@ use crate::principals::{
     seal_access_key_secret, AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore,
     PrincipalType,
 };
-use serde::Deserialize;
+use crate::operation::Operation;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod iam_identities;
 
-/// Every admin operation (the `coffer:<Op>` actions).
-pub const ADMIN_OPERATIONS: &[&str] = &[
-    "CreateUser",
-    "DeleteUser",
-    "ListUsers",
-    "CreateRole",
-    "DeleteRole",
-    "ListRoles",
-    "CreateAccessKey",
-    "DeleteAccessKey",
-    "ListAccessKeys",
-    "PutUserPolicy",
-    "PutRolePolicy",
-    "DeleteUserPolicy",
-    "DeleteRolePolicy",
-    "PutIamIdentityPolicy",
-    "GetIamIdentityPolicy",
-    "DeleteIamIdentityPolicy",
-    "ListIamIdentities",
-];
-
-/// The admin operations that change nothing.
-pub const ADMIN_READ_ONLY: &[&str] = &[
-    "ListUsers",
-    "ListRoles",
-    "ListAccessKeys",
-    "GetIamIdentityPolicy",
-    "ListIamIdentities",
-];
-
-#[derive(Debug, Default, Deserialize)]
+/// The request of every admin operation (IAM's member names); decoded once, before
+/// authorization.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct AdminRequest {
+pub struct AdminRequest {
     user_name: Option<String>,
     role_name: Option<String>,
     access_key_id: Option<String>,
@@ -75,7 +48,7 @@ struct AdminRequest {
     iam_arn: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TagMember {
     key: String,
@@ -95,7 +68,8 @@ fn store_error(e: RepositoryError) -> Error {
     Error::internal("An error occurred on the server side.")
 }
 
-fn parse_body(body: &[u8]) -> Result<AdminRequest> {
+/// Decodes an admin request body (empty means `{}`).
+pub fn parse_body(body: &[u8]) -> Result<AdminRequest> {
     if body.is_empty() {
         return Ok(AdminRequest::default());
     }
@@ -124,31 +98,34 @@ fn valid_name(name: Option<&str>, member: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// The account an admin call acts in: the caller's, or (root only) the `Account` member.
-fn target_account(caller: &PrincipalInfo, requested: Option<&str>) -> Result<String> {
+/// The account an admin call acts in: the caller's, or — for this server's root only — the
+/// `Account` member. [`PrincipalInfo::is_root`] is true only for the holder of the server's root
+/// credentials: an identity AWS verified is never root here, whatever its ARN, so a principal
+/// of one account can never create, change or read the principals of another.
+pub(crate) fn target_account(caller: &PrincipalInfo, requested: Option<&str>) -> Result<String> {
     match requested {
         None => Ok(caller.account.clone()),
         Some(a) if a == caller.account => Ok(a.to_string()),
         Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) && caller.is_root() => {
             Ok(a.to_string())
         }
-        Some(_) => Err(Error::invalid_parameter(
-            "Account must be a 12-digit account id, and only a root principal may name another account.",
+        Some(_) => Err(Error::AccessDenied(
+            "Only this server's root may name another Account; Account must be a 12-digit account id.".to_string(),
         )),
     }
 }
 
 /// The resource an admin action is authorized on: the named principal, else `*`.
-pub fn admin_resource(caller: &PrincipalInfo, operation: &str, body: &[u8]) -> String {
-    let Ok(req) = parse_body(body) else {
-        return "*".to_string();
-    };
+pub fn admin_resource(caller: &PrincipalInfo, operation: Operation, req: &AdminRequest) -> String {
     let account = req.account.as_deref().unwrap_or(&caller.account);
-    if let Some(arn) = req.iam_arn.filter(|_| operation.contains("IamIdentit")) {
-        return arn;
+    if let Some(arn) = req
+        .iam_arn
+        .as_ref()
+        .filter(|_| operation.is_iam_identity_admin())
+    {
+        return arn.clone();
     }
-    let role_op = operation.contains("Role");
-    match (role_op, req.user_name, req.role_name) {
+    match (operation.names_a_role(), &req.user_name, &req.role_name) {
         (false, Some(user), _) => format!("arn:aws:iam::{account}:user/{user}"),
         (true, _, Some(role)) => format!("arn:aws:iam::{account}:role/{role}"),
         _ => "*".to_string(),
@@ -175,29 +152,51 @@ impl AdminService {
     }
 
     /// Runs `operation` for `caller` (already authorized).
-    pub async fn run(&self, caller: &PrincipalInfo, operation: &str, body: &[u8]) -> Result<Value> {
-        let req = parse_body(body)?;
-        if operation.contains("IamIdentit") {
-            return self.run_iam_identity(caller, operation, req).await;
-        }
-        let account = target_account(caller, req.account.as_deref())?;
+    pub async fn run(
+        &self,
+        caller: &PrincipalInfo,
+        operation: Operation,
+        req: AdminRequest,
+    ) -> Result<Value> {
+        use Operation::*;
+        let account = || target_account(caller, req.account.as_deref());
         match operation {
-            "CreateUser" => self.create(&account, PrincipalType::User, req).await,
-            "CreateRole" => self.create(&account, PrincipalType::Role, req).await,
-            "DeleteUser" => self.delete(&account, PrincipalType::User, req).await,
-            "DeleteRole" => self.delete(&account, PrincipalType::Role, req).await,
-            "ListUsers" => self.list(&account, PrincipalType::User).await,
-            "ListRoles" => self.list(&account, PrincipalType::Role).await,
-            "PutUserPolicy" => self.put_policy(&account, PrincipalType::User, req).await,
-            "PutRolePolicy" => self.put_policy(&account, PrincipalType::Role, req).await,
-            "DeleteUserPolicy" => self.delete_policy(&account, PrincipalType::User, req).await,
-            "DeleteRolePolicy" => self.delete_policy(&account, PrincipalType::Role, req).await,
-            "CreateAccessKey" => self.create_access_key(&account, req).await,
-            "DeleteAccessKey" => self.delete_access_key(&account, req).await,
-            "ListAccessKeys" => self.list_access_keys(&account, req).await,
-            other => Err(Error::UnknownOperation(format!(
-                "The operation {other} is not known to the Coffer admin API."
-            ))),
+            CreateUser => self.create(&account()?, PrincipalType::User, req).await,
+            CreateRole => self.create(&account()?, PrincipalType::Role, req).await,
+            DeleteUser => self.delete(&account()?, PrincipalType::User, req).await,
+            DeleteRole => self.delete(&account()?, PrincipalType::Role, req).await,
+            ListUsers => self.list(&account()?, PrincipalType::User).await,
+            ListRoles => self.list(&account()?, PrincipalType::Role).await,
+            PutUserPolicy => self.put_policy(&account()?, PrincipalType::User, req).await,
+            PutRolePolicy => self.put_policy(&account()?, PrincipalType::Role, req).await,
+            DeleteUserPolicy => {
+                self.delete_policy(&account()?, PrincipalType::User, req)
+                    .await
+            }
+            DeleteRolePolicy => {
+                self.delete_policy(&account()?, PrincipalType::Role, req)
+                    .await
+            }
+            CreateAccessKey => self.create_access_key(&account()?, req).await,
+            DeleteAccessKey => self.delete_access_key(&account()?, req).await,
+            ListAccessKeys => self.list_access_keys(&account()?, req).await,
+            PutIamIdentityPolicy
+            | GetIamIdentityPolicy
+            | DeleteIamIdentityPolicy
+            | ListIamIdentities => self.run_iam_identity(caller, operation, req).await,
+            // Not run here: LoginWithIam has its own path, the others are other APIs'.
+            LoginWithIam | BatchGetSecretValue | CancelRotateSecret | CreateSecret
+            | DeleteResourcePolicy | DeleteSecret | DescribeSecret | GetRandomPassword
+            | GetResourcePolicy | GetSecretValue | ListResourcePolicies | ListSecretVersionIds
+            | ListSecrets | PutResourcePolicy | PutSecretValue | RestoreSecret | RotateSecret
+            | TagResource | UntagResource | UpdateSecret | UpdateSecretVersionStage
+            | ValidateResourcePolicy | ReplicateSecretToRegions | RemoveRegionsFromReplication
+            | StopReplicationToReplica | AssociateCrossAccountReplica
+            | DisassociateCrossAccountReplica | AssumeRole | GetCallerIdentity => {
+                Err(Error::UnknownOperation(format!(
+                    "The operation {operation} is not known to the Coffer admin API."
+                )))
+            }
         }
     }
 

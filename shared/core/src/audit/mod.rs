@@ -21,13 +21,11 @@ use serde::{Deserialize, Serialize};
 /// `sourceIPAddress` and `userAgent`.
 pub const SERVICE_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
 
-/// The STS actions Coffer answers (`crate::sts`); their events carry STS's `eventSource` and
-/// name roles as their resources, as CloudTrail records them.
-pub const STS_ACTIONS: &[&str] = &["AssumeRole", "GetCallerIdentity"];
-
-/// CloudTrail's `eventSource` and `resources[].type` of an event named `event_name`.
+/// CloudTrail's `eventSource` and `resources[].type` of an event named `event_name`: the STS
+/// actions Coffer answers (`crate::sts`) carry STS's `eventSource` and name roles as their
+/// resources, as CloudTrail records them.
 fn source_and_resource_type(event_name: &str) -> (&'static str, &'static str) {
-    if STS_ACTIONS.contains(&event_name) {
+    if crate::operation::Operation::from_sts_action(event_name).is_some() {
         ("sts.amazonaws.com", "AWS::IAM::Role")
     } else {
         (

@@ -3,10 +3,12 @@
 //! Secrets Manager") and the "Required permissions" of each operation in the API reference.
 //!
 //! Data path: the service, before running an operation, calls [`required_actions`] with the
-//! operation name, the decoded request body and — when the call names an existing secret — the
-//! [`SecretFacts`] it looked up; it authorizes every returned [`RequiredAction`] (resource
+//! [`Operation`], the typed request's JSON view (only the members of the operation's shape, so
+//! nothing outside it takes part in a decision) and — when the call names an existing secret —
+//! the [`SecretFacts`] it loaded; it authorizes every returned [`RequiredAction`] (resource
 //! [`ActionResource::Secret`] meaning the secret's ARN) and the call proceeds only if all are
-//! allowed. Kept free of the service's types on purpose: plain operation name, JSON and facts.
+//! allowed. The operation's own action and resource kind are [`Operation::action`] and
+//! [`Operation::resource`].
 //!
 //! Table (the operation's own action unless said otherwise):
 //! - on `*` (no resource-level permissions): ListSecrets, GetRandomPassword,
@@ -49,114 +51,9 @@
 use super::context::{
     AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo,
 };
+pub use crate::operation::ActionResource;
+use crate::operation::{Api, Operation};
 use serde_json::Value;
-
-/// Where an action applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ActionResource {
-    /// All resources (`*`): the action has no resource-level permissions.
-    Any,
-    /// The secret the call names (its ARN).
-    Secret,
-}
-
-/// One operation of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OperationSpec {
-    pub operation: &'static str,
-    /// The IAM action that authorizes the operation itself.
-    pub action: &'static str,
-    pub resource: ActionResource,
-}
-
-macro_rules! operations {
-    ($(($op:literal, $action:literal, $res:ident)),+ $(,)?) => {
-        /// Every operation Coffer serves, with its own action and resource.
-        pub const OPERATIONS: &[OperationSpec] = &[
-            $(OperationSpec { operation: $op, action: $action, resource: ActionResource::$res }),+
-        ];
-    };
-}
-
-operations!(
-    (
-        "BatchGetSecretValue",
-        "secretsmanager:BatchGetSecretValue",
-        Any
-    ),
-    (
-        "CancelRotateSecret",
-        "secretsmanager:CancelRotateSecret",
-        Secret
-    ),
-    ("CreateSecret", "secretsmanager:CreateSecret", Secret),
-    (
-        "DeleteResourcePolicy",
-        "secretsmanager:DeleteResourcePolicy",
-        Secret
-    ),
-    ("DeleteSecret", "secretsmanager:DeleteSecret", Secret),
-    ("DescribeSecret", "secretsmanager:DescribeSecret", Secret),
-    ("GetRandomPassword", "secretsmanager:GetRandomPassword", Any),
-    (
-        "GetResourcePolicy",
-        "secretsmanager:GetResourcePolicy",
-        Secret
-    ),
-    ("GetSecretValue", "secretsmanager:GetSecretValue", Secret),
-    (
-        "ListResourcePolicies",
-        "secretsmanager:GetResourcePolicy",
-        Secret
-    ),
-    (
-        "ListSecretVersionIds",
-        "secretsmanager:ListSecretVersionIds",
-        Secret
-    ),
-    ("ListSecrets", "secretsmanager:ListSecrets", Any),
-    (
-        "PutResourcePolicy",
-        "secretsmanager:PutResourcePolicy",
-        Secret
-    ),
-    ("PutSecretValue", "secretsmanager:PutSecretValue", Secret),
-    (
-        "RemoveRegionsFromReplication",
-        "secretsmanager:RemoveRegionsFromReplication",
-        Secret
-    ),
-    (
-        "ReplicateSecretToRegions",
-        "secretsmanager:ReplicateSecretToRegions",
-        Secret
-    ),
-    ("RestoreSecret", "secretsmanager:RestoreSecret", Secret),
-    ("RotateSecret", "secretsmanager:RotateSecret", Secret),
-    (
-        "StopReplicationToReplica",
-        "secretsmanager:StopReplicationToReplica",
-        Secret
-    ),
-    ("TagResource", "secretsmanager:TagResource", Secret),
-    ("UntagResource", "secretsmanager:UntagResource", Secret),
-    ("UpdateSecret", "secretsmanager:UpdateSecret", Secret),
-    (
-        "UpdateSecretVersionStage",
-        "secretsmanager:UpdateSecretVersionStage",
-        Secret
-    ),
-    (
-        "ValidateResourcePolicy",
-        "secretsmanager:ValidateResourcePolicy",
-        Secret
-    ),
-);
-
-/// The table entry for `operation` (exact, case-sensitive operation name).
-pub fn operation_spec(operation: &str) -> Option<&'static OperationSpec> {
-    OPERATIONS.iter().find(|s| s.operation == operation)
-}
 
 /// What the service knows about the secret a call names, for the resource condition keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,7 +82,7 @@ impl RequiredAction {
     /// of [`ActionResource::Secret`] actions (ignored for [`ActionResource::Any`]).
     pub fn to_request(&self, principal: PrincipalInfo, secret_arn: &str) -> AuthorizationRequest {
         let resource = match self.resource {
-            ActionResource::Any => "*",
+            ActionResource::Any | ActionResource::Principal => "*",
             ActionResource::Secret => secret_arn,
         };
         AuthorizationRequest::new(principal, self.action, resource)
@@ -194,29 +91,33 @@ impl RequiredAction {
     }
 }
 
-/// The authorizations `operation` needs for `request` (its decoded JSON body) on the secret
-/// described by `secret` (`None` for a secret that does not exist yet or was not found); `None`
-/// for an operation outside the table.
+/// The authorizations `operation` (a Secrets Manager operation) needs for `request` (the
+/// typed request's view: only members of the operation's shape) on the secret described by
+/// `secret` (`None` for a secret that does not exist yet or was not found). Empty for an
+/// operation of another API: those are authorized elsewhere, and nothing is allowed by an
+/// empty list (the service refuses a call it has no action for).
 pub fn required_actions(
-    operation: &str,
+    operation: Operation,
     request: &Value,
     secret: Option<&SecretFacts>,
-) -> Option<Vec<RequiredAction>> {
-    let spec = operation_spec(operation)?;
+) -> Vec<RequiredAction> {
+    if operation.api() != Api::SecretsManager {
+        return Vec::new();
+    }
     let context = condition_keys(operation, request, secret);
-    let json_keys = if operation == "GetSecretValue" {
+    let json_keys = if operation == Operation::GetSecretValue {
         JsonKeyScope::Pending
     } else {
         JsonKeyScope::NotApplicable
     };
-    let resource = match (operation, spec.resource) {
-        ("ValidateResourcePolicy", _) if str_member(request, "SecretId").is_none() => {
+    let resource = match operation {
+        Operation::ValidateResourcePolicy if str_member(request, "SecretId").is_none() => {
             ActionResource::Any
         }
-        (_, r) => r,
+        op => op.resource(),
     };
     let mut out = vec![RequiredAction {
-        action: spec.action,
+        action: operation.action(),
         resource,
         context: context.clone(),
         json_keys,
@@ -230,10 +131,10 @@ pub fn required_actions(
         })
     };
     match operation {
-        "BatchGetSecretValue" if has_items(request, "Filters") => {
+        Operation::BatchGetSecretValue if has_items(request, "Filters") => {
             also("secretsmanager:ListSecrets", ActionResource::Any)
         }
-        "CreateSecret" => {
+        Operation::CreateSecret => {
             if has_items(request, "Tags") {
                 also("secretsmanager:TagResource", ActionResource::Secret);
             }
@@ -244,15 +145,15 @@ pub fn required_actions(
                 );
             }
         }
-        "ValidateResourcePolicy" => also("secretsmanager:PutResourcePolicy", resource),
+        Operation::ValidateResourcePolicy => also("secretsmanager:PutResourcePolicy", resource),
         _ => {}
     }
-    Some(out)
+    out
 }
 
 /// The condition keys `operation` supplies for `request` and `secret` (see the module doc).
 pub fn condition_keys(
-    operation: &str,
+    operation: Operation,
     request: &Value,
     secret: Option<&SecretFacts>,
 ) -> ContextKeys {
@@ -263,7 +164,7 @@ pub fn condition_keys(
         }
     };
 
-    if operation_spec(operation).is_some_and(|s| s.resource == ActionResource::Secret) {
+    if operation.resource() == ActionResource::Secret {
         match secret {
             Some(facts) => {
                 keys.insert("secretsmanager:SecretId", facts.arn.clone());
@@ -286,7 +187,7 @@ pub fn condition_keys(
     }
 
     match operation {
-        "CreateSecret" => {
+        Operation::CreateSecret => {
             put_str(&mut keys, "secretsmanager:Name", "Name");
             put_str(&mut keys, "secretsmanager:Description", "Description");
             put_str(&mut keys, "secretsmanager:KmsKeyId", "KmsKeyId");
@@ -299,20 +200,20 @@ pub fn condition_keys(
                 bool_member(request, "ForceOverwriteReplicaSecret").unwrap_or(false),
             );
         }
-        "UpdateSecret" => {
+        Operation::UpdateSecret => {
             put_str(&mut keys, "secretsmanager:Description", "Description");
             put_str(&mut keys, "secretsmanager:KmsKeyId", "KmsKeyId");
             put_str(&mut keys, "secretsmanager:KmsKeyArn", "KmsKeyId");
             put_str(&mut keys, "secretsmanager:Type", "Type");
         }
-        "GetSecretValue" => {
+        Operation::GetSecretValue => {
             put_str(&mut keys, "secretsmanager:VersionId", "VersionId");
             put_str(&mut keys, "secretsmanager:VersionStage", "VersionStage");
         }
-        "UpdateSecretVersionStage" => {
+        Operation::UpdateSecretVersionStage => {
             put_str(&mut keys, "secretsmanager:VersionStage", "VersionStage");
         }
-        "DeleteSecret" => {
+        Operation::DeleteSecret => {
             if let Some(n) = request.get("RecoveryWindowInDays").and_then(Value::as_f64) {
                 keys.insert(
                     "secretsmanager:RecoveryWindowInDays",
@@ -324,13 +225,13 @@ pub fn condition_keys(
                 bool_member(request, "ForceDeleteWithoutRecovery").unwrap_or(false),
             );
         }
-        "PutResourcePolicy" => {
+        Operation::PutResourcePolicy => {
             keys.insert(
                 "secretsmanager:BlockPublicPolicy",
                 bool_member(request, "BlockPublicPolicy").unwrap_or(false),
             );
         }
-        "RotateSecret" => {
+        Operation::RotateSecret => {
             put_str(
                 &mut keys,
                 "secretsmanager:RotationLambdaARN",
@@ -345,14 +246,14 @@ pub fn condition_keys(
                 bool_member(request, "RotateImmediately").unwrap_or(true),
             );
         }
-        "TagResource" => request_tags(&mut keys, request),
-        "UntagResource" => {
+        Operation::TagResource => request_tags(&mut keys, request),
+        Operation::UntagResource => {
             if let Some(list) = request.get("TagKeys").and_then(Value::as_array) {
                 let tag_keys = list.iter().filter_map(Value::as_str).map(str::to_string);
                 keys.insert("aws:TagKeys", tag_keys.collect::<Vec<_>>());
             }
         }
-        "ReplicateSecretToRegions" => {
+        Operation::ReplicateSecretToRegions => {
             replica_regions(&mut keys, request);
             keys.insert(
                 "secretsmanager:ForceOverwriteReplicaSecret",
@@ -424,13 +325,16 @@ mod tests {
         }
     }
 
+    fn op(name: &str) -> Operation {
+        Operation::from_name(name).unwrap()
+    }
+
     fn actions(
-        op: &str,
+        name: &str,
         req: Value,
         secret: Option<&SecretFacts>,
     ) -> Vec<(&'static str, ActionResource)> {
-        required_actions(op, &req, secret)
-            .unwrap()
+        required_actions(op(name), &req, secret)
             .into_iter()
             .map(|r| (r.action, r.resource))
             .collect()
@@ -474,8 +378,7 @@ mod tests {
             ),
             [("secretsmanager:GetResourcePolicy", Secret)]
         );
-        assert!(required_actions("Nope", &json!({}), None).is_none());
-        assert_eq!(OPERATIONS.len(), 24);
+        assert!(required_actions(op("CreateUser"), &json!({}), None).is_empty());
     }
 
     #[test]
@@ -522,12 +425,10 @@ mod tests {
     #[test]
     fn required_action_to_request_fills_resource_and_keys() {
         let alice = PrincipalInfo::user("123456789012", "alice", "AIDA1");
-        let r = required_actions(
-            "GetSecretValue",
+        let r = required_actions(op("GetSecretValue"),
             &json!({"SecretId": "db", "VersionStage": "AWSCURRENT"}),
             Some(&facts()),
-        )
-        .unwrap();
+        );
         let req = r[0].to_request(alice.clone(), &facts().arn);
         assert_eq!(req.resource, facts().arn);
         assert_eq!(req.action, "secretsmanager:GetSecretValue");
@@ -536,21 +437,21 @@ mod tests {
             req.context.get("secretsmanager:VersionStage"),
             Some(&"AWSCURRENT".into())
         );
-        let r = required_actions("ListSecrets", &json!({}), None).unwrap();
+        let r = required_actions(op("ListSecrets"), &json!({}), None);
         assert_eq!(r[0].to_request(alice, "ignored").resource, "*");
     }
 
     #[test]
     fn required_actions_value_read_pending_scope() {
-        let r = required_actions("GetSecretValue", &json!({"SecretId": "db"}), None).unwrap();
+        let r = required_actions(op("GetSecretValue"), &json!({"SecretId": "db"}), None);
         assert_eq!(r[0].json_keys, JsonKeyScope::Pending);
-        let r = required_actions("DescribeSecret", &json!({"SecretId": "db"}), None).unwrap();
+        let r = required_actions(op("DescribeSecret"), &json!({"SecretId": "db"}), None);
         assert_eq!(r[0].json_keys, JsonKeyScope::NotApplicable);
     }
 
     #[test]
     fn condition_keys_resource_facts() {
-        let k = condition_keys("DescribeSecret", &json!({"SecretId": "db"}), Some(&facts()));
+        let k = condition_keys(op("DescribeSecret"), &json!({"SecretId": "db"}), Some(&facts()));
         assert_eq!(k.get("secretsmanager:SecretId"), Some(&facts().arn.into()));
         assert_eq!(
             k.get("secretsmanager:ResourceTag/team"),
@@ -565,15 +466,14 @@ mod tests {
             k.get("secretsmanager:SecretPrimaryRegion"),
             Some(&"us-east-1".into())
         );
-        let unknown = condition_keys("DescribeSecret", &json!({"SecretId": "db"}), None);
+        let unknown = condition_keys(op("DescribeSecret"), &json!({"SecretId": "db"}), None);
         assert_eq!(unknown.get("secretsmanager:SecretId"), Some(&"db".into()));
-        assert!(condition_keys("ListSecrets", &json!({}), Some(&facts())).is_empty());
+        assert!(condition_keys(op("ListSecrets"), &json!({}), Some(&facts())).is_empty());
     }
 
     #[test]
     fn condition_keys_per_operation() {
-        let k = condition_keys(
-            "GetSecretValue",
+        let k = condition_keys(op("GetSecretValue"),
             &json!({"SecretId": "db", "VersionStage": "AWSPREVIOUS", "VersionId": "v1"}),
             None,
         );
@@ -583,8 +483,7 @@ mod tests {
         );
         assert_eq!(k.get("secretsmanager:VersionId"), Some(&"v1".into()));
 
-        let k = condition_keys(
-            "DeleteSecret",
+        let k = condition_keys(op("DeleteSecret"),
             &json!({"SecretId": "db", "RecoveryWindowInDays": 7}),
             None,
         );
@@ -597,8 +496,7 @@ mod tests {
             Some(&false.into())
         );
 
-        let k = condition_keys(
-            "PutResourcePolicy",
+        let k = condition_keys(op("PutResourcePolicy"),
             &json!({"SecretId": "db", "BlockPublicPolicy": true}),
             None,
         );
@@ -606,14 +504,13 @@ mod tests {
             k.get("secretsmanager:BlockPublicPolicy"),
             Some(&true.into())
         );
-        let k = condition_keys("PutResourcePolicy", &json!({"SecretId": "db"}), None);
+        let k = condition_keys(op("PutResourcePolicy"), &json!({"SecretId": "db"}), None);
         assert_eq!(
             k.get("secretsmanager:BlockPublicPolicy"),
             Some(&false.into())
         );
 
-        let k = condition_keys(
-            "RotateSecret",
+        let k = condition_keys(op("RotateSecret"),
             &json!({"SecretId": "db", "RotationLambdaARN": "arn:aws:lambda:us-east-1:123456789012:function:f",
                     "RotationRules": {"AutomaticallyAfterDays": 30}}),
             None,
@@ -628,8 +525,7 @@ mod tests {
         );
         assert!(k.contains("secretsmanager:RotationLambdaARN"));
 
-        let k = condition_keys(
-            "CreateSecret",
+        let k = condition_keys(op("CreateSecret"),
             &json!({"Name": "db", "Description": "d", "KmsKeyId": "alias/k",
                     "Tags": [{"Key": "team", "Value": "x"}, {"Key": "env", "Value": "prod"}],
                     "AddReplicaRegions": [{"Region": "eu-west-1"}]}),
@@ -648,8 +544,7 @@ mod tests {
         );
         assert!(!k.contains("secretsmanager:SecretId"));
 
-        let k = condition_keys(
-            "UntagResource",
+        let k = condition_keys(op("UntagResource"),
             &json!({"SecretId": "db", "TagKeys": ["a", "b"]}),
             None,
         );

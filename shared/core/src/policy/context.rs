@@ -387,8 +387,13 @@ impl PrincipalInfo {
         self
     }
 
+    /// True for this server's root: the holder of its root credentials (whose principal the
+    /// SigV4 authenticator builds with [`PrincipalInfo::root`] for `--account-id`), and the
+    /// service acting for an account in background work. An identity AWS verified is never
+    /// root here, whatever its ARN: `arn:aws:iam::<acct>:root` behind LoginWithIam or API
+    /// Gateway IAM is an IAM identity of `<acct>` with the policies Coffer stores for it.
     pub fn is_root(&self) -> bool {
-        self.kind == PrincipalKind::Root
+        self.kind == PrincipalKind::Root && !self.verified_by_aws
     }
 
     /// `arn:aws:iam::<account>:root`, the ARN that names the account as a principal.

@@ -36,8 +36,7 @@ mod validate;
 mod variables;
 
 pub use actions::{
-    condition_keys, operation_spec, required_actions, ActionResource, OperationSpec,
-    RequiredAction, SecretFacts, OPERATIONS,
+    condition_keys, required_actions, ActionResource, RequiredAction, SecretFacts,
 };
 pub use context::{
     AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo, PrincipalKind,

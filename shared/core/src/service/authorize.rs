@@ -1,20 +1,29 @@
-//! Authorization of every call, before the operation runs: the policy engine decides with the
-//! caller's identity policies (from the `PrincipalStore`) and the secret's resource policies
-//! (`record.policies`). Only the secret's metadata is read to decide (its ARN, tags and
-//! policies); no value is read and nothing is written before the decision.
+//! Authorization of every call, after its typed request is decoded and validated and before
+//! the operation runs: the policy engine decides with the caller's identity policies (from the
+//! `PrincipalStore`) and the secret's resource policies (`record.policies`).
 //!
-//! A denied caller gets the same `AccessDeniedException` whether or not the secret exists: for a
-//! missing secret the engine decides on the ARN the caller would have named, and the message
-//! names the `SecretId` as sent. The root principal of the secret's own account is allowed
-//! everything except what a resource policy explicitly denies (the engine's rule).
+//! Data path: `handle` -> `prepare` (decode, validate) -> [`SecretsService::authorize`] -> the
+//! operation, which takes the [`Authorized`] value this module alone can build. It carries what
+//! authorization loaded — the secret record with its revision (and, for a read of AWSCURRENT,
+//! its value), the caller's identity policies — so the operation does not read them again.
+//!
+//! Fail closed: every error while deciding is the answer. A lookup that fails for any reason but
+//! "no such secret" returns that error (throttling stays retryable); a stored policy that no
+//! longer parses refuses the call; an operation with no action to check is refused. A missing
+//! secret is decided on the ARN the caller named: a caller allowed the action there learns
+//! `ResourceNotFoundException` (from the operation), any other `AccessDeniedException`, and the
+//! denial's message names the `SecretId` as sent. The root principal of the secret's own account
+//! is allowed everything except what a resource policy explicitly denies (the engine's rule).
 //!
 //! Cross-account: a `SecretId` that is an ARN in another account of the same region is looked up
 //! there; if allowed, the operation runs in the owner's scope.
 
+use super::call::SecretsRequest;
 use super::{RequestContext, SecretsService};
 use crate::error::{Error, Result};
 use crate::ids::SecretId;
-use crate::model::SecretRecord;
+use crate::model::{EncryptedValue, SecretRecord};
+use crate::operation::Operation;
 use crate::policy::{
     access_denied_message, evaluate_all, json_key_access, parse_policy, required_actions,
     AuthorizationRequest, JsonKeyAccess, PolicyDocument, SecretFacts,
@@ -24,10 +33,53 @@ use crate::principals::identity_policies_of;
 use crate::value::SecretValue;
 use serde_json::Value;
 
-/// The outcome of authorizing a call.
-pub(super) struct Authorized {
+/// The secret a call names, as authorization loaded it.
+pub(super) struct LoadedSecret {
+    pub record: SecretRecord,
+    /// The AWSCURRENT value, when the call reads it and the repository fetched it with the
+    /// record.
+    pub current: Option<EncryptedValue>,
+}
+
+/// Proof that authorization ran and allowed the call `request`; only
+/// [`SecretsService::authorize`] builds one, and every operation takes one.
+pub(super) struct Authorized<R> {
+    pub request: R,
+    ctx: RequestContext,
+    loaded: Option<LoadedSecret>,
+    identity: Vec<PolicyDocument>,
+}
+
+impl<R> Authorized<R> {
     /// The context the operation runs in (the secret owner's scope for cross-account calls).
-    pub ctx: RequestContext,
+    pub fn ctx(&self) -> &RequestContext {
+        &self.ctx
+    }
+
+    /// The secret the call names, as loaded: `ResourceNotFoundException` when there is none
+    /// (the caller was allowed the action on the ARN it named, so it may learn that).
+    pub fn secret(&self) -> Result<&SecretRecord> {
+        self.loaded
+            .as_ref()
+            .map(|l| &l.record)
+            .ok_or_else(|| Error::not_found(super::lookup::SECRET_NOT_FOUND))
+    }
+
+    /// The AWSCURRENT value loaded with the record, once.
+    pub fn take_current(&mut self) -> Option<EncryptedValue> {
+        self.loaded.as_mut().and_then(|l| l.current.take())
+    }
+
+    /// The caller's identity policies, as loaded to decide.
+    pub fn identity_policies(&self) -> &[PolicyDocument] {
+        &self.identity
+    }
+}
+
+/// What authorization found for a `SecretId`: the loaded secret, or the ARN the caller named.
+struct Target {
+    loaded: Option<LoadedSecret>,
+    would_be_arn: String,
 }
 
 impl SecretsService {
@@ -59,83 +111,108 @@ impl SecretsService {
         request
     }
 
-    /// Looks up the secret a call names for authorization: in the caller's scope, or by ARN in
-    /// another account of the same region. `Ok(None)`: not found.
-    async fn secret_for_authorization(
+    /// Loads the secret `secret_id` names for authorization: in the caller's scope, or by ARN
+    /// in another account of the same region. Not found is `loaded: None`; any other failure
+    /// is the error.
+    async fn load_target(
         &self,
         ctx: &RequestContext,
         secret_id: &str,
-    ) -> Result<(Option<SecretRecord>, String)> {
+        with_current: bool,
+    ) -> Result<Target> {
         let id = SecretId::parse(secret_id)?;
         let (scope, would_be_arn) = match &id {
             SecretId::Name(name) => (
                 ctx.scope.clone(),
                 format!(
-                    "arn:aws:secretsmanager:{}:{}:secret:{name}",
-                    ctx.scope.region, ctx.scope.account
+                    "arn:{}:secretsmanager:{}:{}:secret:{name}",
+                    ctx.scope.partition, ctx.scope.region, ctx.scope.account
                 ),
             ),
             SecretId::Arn { arn, scope, .. } => (scope.clone(), arn.clone()),
         };
         if scope.region != ctx.scope.region {
-            return Ok((None, would_be_arn));
+            return Ok(Target {
+                loaded: None,
+                would_be_arn,
+            });
         }
         let lookup_ctx = RequestContext {
             scope,
             ..ctx.clone()
         };
-        match self.find_secret(&lookup_ctx, Some(secret_id)).await {
-            Ok(record) => Ok((Some(record), would_be_arn)),
-            Err(Error::ResourceNotFound(_)) => Ok((None, would_be_arn)),
+        let found = if with_current {
+            self.find_secret_with_current(&lookup_ctx, Some(secret_id))
+                .await
+                .map(|(record, current)| LoadedSecret { record, current })
+        } else {
+            self.find_secret(&lookup_ctx, Some(secret_id))
+                .await
+                .map(|record| LoadedSecret {
+                    record,
+                    current: None,
+                })
+        };
+        match found {
+            Ok(loaded) => Ok(Target {
+                loaded: Some(loaded),
+                would_be_arn,
+            }),
+            Err(Error::ResourceNotFound(_)) => Ok(Target {
+                loaded: None,
+                would_be_arn,
+            }),
             Err(e) => Err(e),
         }
     }
 
-    /// Decides whether `ctx`'s caller may run `operation` with `body`.
-    pub(super) async fn authorize(
+    /// Decides whether `ctx`'s caller may run `operation` with `request` (whose JSON view is
+    /// `view`), loading what the decision needs; the operation runs on what is returned.
+    pub(super) async fn authorize<R: SecretsRequest>(
         &self,
         ctx: &RequestContext,
-        operation: &str,
-        body: &[u8],
-    ) -> Result<Authorized> {
-        let request: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { body })
-            .unwrap_or(Value::Null);
-        // Operations outside the table (unknown, replication) fail in dispatch as before.
-        let secret_id = request
-            .get("SecretId")
-            .and_then(Value::as_str)
-            .filter(|_| operation != "CreateSecret" && operation != "BatchGetSecretValue");
-        let (record, resource_arn) = match secret_id {
-            Some(id) => match self.secret_for_authorization(ctx, id).await {
-                Ok(found) => found,
-                // A malformed SecretId: let the operation report it.
-                Err(_) => return Ok(Authorized { ctx: ctx.clone() }),
-            },
-            None => (None, String::new()),
-        };
-        let resource_arn = match (operation, &record) {
-            (_, Some(r)) => r.arn.to_string(),
-            ("CreateSecret", _) => request
-                .get("Name")
-                .and_then(Value::as_str)
-                .map(|n| {
-                    format!(
-                        "arn:aws:secretsmanager:{}:{}:secret:{n}",
-                        ctx.scope.region, ctx.scope.account
-                    )
-                })
-                .unwrap_or_default(),
-            _ => resource_arn,
-        };
-        let facts = record.as_ref().map(facts_of);
-        let Some(required) = required_actions(operation, &request, facts.as_ref()) else {
-            return Ok(Authorized { ctx: ctx.clone() });
-        };
+        operation: Operation,
+        request: R,
+        view: &Value,
+    ) -> Result<Authorized<R>> {
         let identity = self.identity_policies(ctx).await?;
-        let resource_policies = record
+        let secret_id = request
+            .secret_id()
+            .filter(|_| operation != Operation::CreateSecret);
+        let target = match secret_id {
+            Some(id) => Some(
+                self.load_target(ctx, id, request.reads_current_value())
+                    .await?,
+            ),
+            None => None,
+        };
+        let record = target
             .as_ref()
-            .map(resource_policies_of)
-            .unwrap_or_default();
+            .and_then(|t| t.loaded.as_ref())
+            .map(|l| &l.record);
+        let resource_arn = match (&target, record) {
+            (_, Some(r)) => r.arn.to_string(),
+            (Some(t), None) => t.would_be_arn.clone(),
+            (None, None) => match (operation, view.get("Name").and_then(Value::as_str)) {
+                (Operation::CreateSecret, Some(name)) => format!(
+                    "arn:{}:secretsmanager:{}:{}:secret:{name}",
+                    ctx.scope.partition, ctx.scope.region, ctx.scope.account
+                ),
+                _ => String::new(),
+            },
+        };
+        let facts = record.map(facts_of);
+        let required = required_actions(operation, view, facts.as_ref());
+        if required.is_empty() {
+            return Err(Error::AccessDenied(format!(
+                "{} is not a Secrets Manager operation this endpoint authorizes.",
+                operation.name()
+            )));
+        }
+        let resource_policies = match record {
+            Some(r) => resource_policies_of(r)?,
+            None => Vec::new(),
+        };
         for action in &required {
             let mut req =
                 self.base_request(ctx, action.to_request(ctx.principal.clone(), &resource_arn));
@@ -147,17 +224,22 @@ impl SecretsService {
                 return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
             }
         }
-        if let Some(r) = &record {
-            refuse_default_key_across_accounts(ctx, r, operation, &request)?;
+        if let Some(r) = record {
+            refuse_default_key_across_accounts(ctx, r, request.carries_value())?;
         }
-        let ctx = match &record {
+        let ctx = match record {
             Some(r) if r.scope != ctx.scope => RequestContext {
                 scope: r.scope.clone(),
                 ..ctx.clone()
             },
             _ => ctx.clone(),
         };
-        Ok(Authorized { ctx })
+        Ok(Authorized {
+            request,
+            ctx,
+            loaded: target.and_then(|t| t.loaded),
+            identity,
+        })
     }
 
     /// The lockout check of PutResourcePolicy: refuses a new resource policy under which the
@@ -165,25 +247,23 @@ impl SecretsService {
     /// explicitly denied to it, or, across accounts, no longer allowed), as KMS refuses a key
     /// policy that would lock its author out. The caller's account root is not exempt from an
     /// explicit deny, so it is checked like everyone else.
-    pub(super) async fn refuse_policy_lockout(
+    pub(super) fn refuse_policy_lockout(
         &self,
         ctx: &RequestContext,
+        identity: &[PolicyDocument],
         record: &SecretRecord,
         new_policy: &PolicyDocument,
     ) -> Result<()> {
         let body = serde_json::json!({ "SecretId": record.arn.as_str() });
         let facts = facts_of(record);
-        let Some(required) = required_actions("PutResourcePolicy", &body, Some(&facts)) else {
-            return Ok(());
-        };
-        let identity = self.identity_policies(ctx).await?;
+        let required = required_actions(Operation::PutResourcePolicy, &body, Some(&facts));
         let policies = [new_policy.clone()];
         for action in &required {
             let req = self.base_request(
                 ctx,
                 action.to_request(ctx.principal.clone(), record.arn.as_str()),
             );
-            if !evaluate_all(&req, &identity, &policies).is_allowed() {
+            if !evaluate_all(&req, identity, &policies).is_allowed() {
                 return Err(Error::MalformedPolicyDocument(format!(
                     "The new resource policy will not allow you to update the resource policy in the future: it does not let {} perform {} on this secret.",
                     ctx.principal.arn, action.action
@@ -193,53 +273,67 @@ impl SecretsService {
         Ok(())
     }
 
-    /// Authorizes one value read of a batch (GetSecretValue on the secret), before the value is
-    /// read. `record` is the lookup's outcome; a denial replaces a not-found so that the caller
-    /// learns nothing about existence.
+    /// Authorizes one value read of a batch (GetSecretValue on the secret `secret_id` names),
+    /// loading the secret: the record to read, or the error for this secret (a denial replaces
+    /// a not-found, so the caller learns nothing about existence). A storage failure is the
+    /// error of the whole call.
     pub(super) async fn authorize_batch_read(
         &self,
         ctx: &RequestContext,
+        identity: &[PolicyDocument],
         secret_id: &str,
-        record: &Result<SecretRecord>,
+    ) -> Result<Result<SecretRecord>> {
+        let target = match self.load_target(ctx, secret_id, false).await {
+            Ok(t) => t,
+            Err(e @ (Error::Throttling(_) | Error::InternalServiceError(_))) => return Err(e),
+            Err(e) => return Ok(Err(e)),
+        };
+        let record = target.loaded.map(|l| l.record);
+        let decided = self.authorize_read_of(ctx, identity, secret_id, &target.would_be_arn, record.as_ref());
+        Ok(decided.and_then(|()| {
+            record.ok_or_else(|| Error::not_found(super::lookup::SECRET_NOT_FOUND))
+        }))
+    }
+
+    /// Decides GetSecretValue on `record` (or, when it was not found, on `would_be_arn`) for
+    /// one secret of a batch.
+    pub(super) fn authorize_read_of(
+        &self,
+        ctx: &RequestContext,
+        identity: &[PolicyDocument],
+        secret_id: &str,
+        would_be_arn: &str,
+        record: Option<&SecretRecord>,
     ) -> Result<()> {
-        let resource_arn = match record {
-            Ok(r) => r.arn.to_string(),
-            Err(_) if secret_id.starts_with("arn:") => secret_id.to_string(),
-            Err(_) => format!(
-                "arn:aws:secretsmanager:{}:{}:secret:{secret_id}",
-                ctx.scope.region, ctx.scope.account
-            ),
-        };
-        let facts = record.as_ref().ok().map(facts_of);
+        let resource_arn = record.map_or(would_be_arn.to_string(), |r| r.arn.to_string());
+        let facts = record.map(facts_of);
         let body = serde_json::json!({ "SecretId": secret_id });
-        let Some(required) = required_actions("GetSecretValue", &body, facts.as_ref()) else {
-            return Ok(());
+        let required = required_actions(Operation::GetSecretValue, &body, facts.as_ref());
+        let resource_policies = match record {
+            Some(r) => resource_policies_of(r)?,
+            None => Vec::new(),
         };
-        let identity = self.identity_policies(ctx).await?;
-        let resource_policies = record
-            .as_ref()
-            .map(resource_policies_of)
-            .unwrap_or_default();
         for action in &required {
             let req = self
                 .base_request(ctx, action.to_request(ctx.principal.clone(), &resource_arn))
                 .with_message_resource(secret_id);
-            let decision = evaluate_all(&req, &identity, &resource_policies);
+            let decision = evaluate_all(&req, identity, &resource_policies);
             if !decision.is_allowed() {
                 return Err(Error::AccessDenied(access_denied_message(&req, &decision)));
             }
         }
-        if let Ok(r) = record {
-            refuse_default_key_across_accounts(ctx, r, "GetSecretValue", &body)?;
+        if let Some(r) = record {
+            refuse_default_key_across_accounts(ctx, r, true)?;
         }
         Ok(())
     }
 
     /// Phase 2 of a value read (`coffer:JsonKey`): the value the caller may see of `value`
     /// read from `record`, or the denial.
-    pub(super) async fn filter_value(
+    pub(super) fn filter_value(
         &self,
         ctx: &RequestContext,
+        identity: &[PolicyDocument],
         secret_id: &str,
         record: &SecretRecord,
         request: &Value,
@@ -250,20 +344,20 @@ impl SecretsService {
             // stop root, and phase 1 already checked that.
             return Ok(value);
         }
-        let identity = self.identity_policies(ctx).await?;
         let facts = facts_of(record);
-        let resource_policies = resource_policies_of(record);
+        let resource_policies = resource_policies_of(record)?;
         let record_arn = record.arn.as_str();
-        let Some(required) = required_actions("GetSecretValue", request, Some(&facts)) else {
-            return Ok(value);
+        let required = required_actions(Operation::GetSecretValue, request, Some(&facts));
+        let Some(first) = required.first() else {
+            return Err(Error::internal("The value read could not be authorized."));
         };
         let req = self
             .base_request(
                 ctx,
-                required[0].to_request(ctx.principal.clone(), record_arn),
+                first.to_request(ctx.principal.clone(), record_arn),
             )
             .with_message_resource(secret_id);
-        match json_key_access(&req, &identity, &resource_policies, value.as_str()) {
+        match json_key_access(&req, identity, &resource_policies, value.as_str()) {
             JsonKeyAccess::Full => Ok(value),
             JsonKeyAccess::Keys(keys) => {
                 let text = value.as_str().unwrap_or_default();
@@ -283,21 +377,14 @@ pub const DEFAULT_KEY_CROSS_ACCOUNT_MESSAGE: &str = "You can't access a secret f
 
 /// AWS's rule: the AWS managed key `aws/secretsmanager` trusts only its own account, so a call
 /// from another account that must encrypt or decrypt the value (GetSecretValue, PutSecretValue,
-/// an UpdateSecret carrying a value, each read of a BatchGetSecretValue) is refused, whatever
-/// the policies allow. Calls on metadata (DescribeSecret, tags, policies) are not affected.
+/// an UpdateSecret carrying a value, each read of a BatchGetSecretValue:
+/// [`SecretsRequest::carries_value`]) is refused, whatever the policies allow. Calls on
+/// metadata (DescribeSecret, tags, policies) are not affected.
 fn refuse_default_key_across_accounts(
     ctx: &RequestContext,
     record: &SecretRecord,
-    operation: &str,
-    request: &Value,
+    uses_the_key: bool,
 ) -> Result<()> {
-    let carries_value =
-        request.get("SecretString").is_some() || request.get("SecretBinary").is_some();
-    let uses_the_key = match operation {
-        "GetSecretValue" | "PutSecretValue" => true,
-        "UpdateSecret" => carries_value,
-        _ => false,
-    };
     if uses_the_key
         && ctx.principal.account != record.scope.account
         && uses_default_key(record.kms_key_id.as_deref())
@@ -331,10 +418,17 @@ pub(super) fn facts_of(record: &SecretRecord) -> SecretFacts {
     }
 }
 
-pub(super) fn resource_policies_of(record: &SecretRecord) -> Vec<PolicyDocument> {
+/// The secret's resource policies. One that no longer parses refuses the call (it might hold
+/// a deny); policies are parsed when they are put, so this takes a parser change to happen.
+pub(super) fn resource_policies_of(record: &SecretRecord) -> Result<Vec<PolicyDocument>> {
     record
         .policies
         .iter()
-        .filter_map(|p| parse_policy(&p.document).ok())
+        .map(|p| {
+            parse_policy(&p.document).map_err(|_| {
+                tracing::error!(secret = %record.arn, policy = %p.name, "stored resource policy does not parse; refusing");
+                Error::internal("The secret's resource policy could not be evaluated.")
+            })
+        })
         .collect()
 }

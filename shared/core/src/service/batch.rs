@@ -3,6 +3,7 @@
 //! batch reads (or fails to read) also yields a `GetSecretValue` audit event of the caller,
 //! besides the one `BatchGetSecretValue` event of the call.
 
+use super::authorize::Authorized;
 use super::list::page_size;
 use super::read::VersionSelector;
 use super::{RequestContext, SecretsService};
@@ -16,9 +17,10 @@ use serde_json::json;
 impl SecretsService {
     pub(super) async fn batch_get_secret_value(
         &self,
-        ctx: &RequestContext,
-        req: BatchGetSecretValueRequest,
+        call: Authorized<BatchGetSecretValueRequest>,
     ) -> Result<BatchGetSecretValueResponse> {
+        let ctx = call.ctx();
+        let req = &call.request;
         match (&req.secret_id_list, &req.filters) {
             (Some(ids), None) => {
                 if req.max_results.is_some() || req.next_token.is_some() {
@@ -33,13 +35,16 @@ impl SecretsService {
                 }
                 let mut response = BatchGetSecretValueResponse::default();
                 for id in ids {
-                    let found = self.find_secret(ctx, Some(id)).await;
-                    let outcome = match self.authorize_batch_read(ctx, id, &found).await {
-                        Err(denied) => Err(denied),
-                        Ok(()) => match found {
-                            Ok(record) => self.read_filtered(ctx, id, &record).await,
-                            Err(e) => Err(e),
-                        },
+                    // A storage failure fails the whole call (`?`), never a secret's check.
+                    let outcome = match self
+                        .authorize_batch_read(ctx, call.identity_policies(), id)
+                        .await?
+                    {
+                        Ok(record) => {
+                            self.read_filtered(ctx, call.identity_policies(), id, &record)
+                                .await
+                        }
+                        Err(e) => Err(e),
                     };
                     self.audit_secret_read(ctx, id, &outcome).await?;
                     match outcome {
@@ -67,13 +72,12 @@ impl SecretsService {
                     ..Default::default()
                 };
                 for record in &page {
-                    let found = Ok(record.clone());
-                    let outcome = match self
-                        .authorize_batch_read(ctx, record.arn.as_str(), &found)
-                        .await
+                    let arn = record.arn.as_str();
+                    let identity = call.identity_policies();
+                    let outcome = match self.authorize_read_of(ctx, identity, arn, arn, Some(record))
                     {
                         Err(denied) => Err(denied),
-                        Ok(()) => self.read_filtered(ctx, record.arn.as_str(), record).await,
+                        Ok(()) => self.read_filtered(ctx, identity, arn, record).await,
                     };
                     self.audit_secret_read(ctx, record.arn.as_str(), &outcome)
                         .await?;
@@ -99,21 +103,21 @@ impl SecretsService {
     async fn read_filtered(
         &self,
         ctx: &RequestContext,
+        identity: &[crate::policy::PolicyDocument],
         secret_id: &str,
         record: &crate::model::SecretRecord,
     ) -> Result<SecretValueEntry> {
         let mut entry = self
             .read_version(ctx, record, &VersionSelector::current())
             .await?;
-        entry.value = self
-            .filter_value(
-                ctx,
-                secret_id,
-                record,
-                &json!({ "SecretId": secret_id }),
-                entry.value,
-            )
-            .await?;
+        entry.value = self.filter_value(
+            ctx,
+            identity,
+            secret_id,
+            record,
+            &json!({ "SecretId": secret_id }),
+            entry.value,
+        )?;
         Ok(entry)
     }
 

@@ -1,6 +1,7 @@
 //! CreateSecret: validate, pick the ARN, seal the first version (if a value is given) and insert
 //! the secret. A retry with the same `ClientRequestToken` and value succeeds without a change.
 
+use super::authorize::Authorized;
 use super::lookup::arn_suffix;
 use super::tags::validate_tags;
 use super::write::{check_description, check_secret_type, same_value_or_conflict, value_from};
@@ -14,9 +15,10 @@ use crate::ports::RepositoryError;
 impl SecretsService {
     pub(super) async fn create_secret(
         &self,
-        ctx: &RequestContext,
-        req: CreateSecretRequest,
+        call: Authorized<CreateSecretRequest>,
     ) -> Result<CreateSecretResponse> {
+        let ctx = call.ctx();
+        let req = &call.request;
         let name = SecretName::parse(
             req.name
                 .as_deref()

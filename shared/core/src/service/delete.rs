@@ -4,6 +4,7 @@
 //! deletion, `CancelSecretVersionDelete` when it is restored, `EndSecretVersionDelete` when it
 //! is purged.
 
+use super::authorize::Authorized;
 use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
 use crate::api::{ArnName, DeleteSecretRequest, DeleteSecretResponse, SecretIdRequest};
@@ -43,9 +44,10 @@ fn already_gone(
 impl SecretsService {
     pub(super) async fn delete_secret(
         &self,
-        ctx: &RequestContext,
-        req: DeleteSecretRequest,
+        call: Authorized<DeleteSecretRequest>,
     ) -> Result<DeleteSecretResponse> {
+        let ctx = call.ctx();
+        let req = &call.request;
         let force = req.force_delete_without_recovery.unwrap_or(false);
         if force && req.recovery_window_in_days.is_some() {
             return Err(Error::invalid_parameter(
@@ -62,8 +64,7 @@ impl SecretsService {
         }
         let now = self.ports.clock.now();
         let purge_after = if force { now } else { now.plus_days(days) };
-        let outcome = self
-            .mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
+        let outcome = self.mutate_authorized(&call, DeletedSecrets::Allow, |r| {
                 let response = |purge| DeleteSecretResponse {
                     arn: r.arn.to_string(),
                     name: r.name.to_string(),
@@ -128,11 +129,10 @@ impl SecretsService {
 
     pub(super) async fn restore_secret(
         &self,
-        ctx: &RequestContext,
-        req: SecretIdRequest,
+        call: Authorized<SecretIdRequest>,
     ) -> Result<ArnName> {
-        let (names, cancelled) = self
-            .mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Allow, |r| {
+        let ctx = call.ctx();
+        let (names, cancelled) = self.mutate_authorized(&call, DeletedSecrets::Allow, |r| {
                 let names = ArnName {
                     arn: r.arn.to_string(),
                     name: r.name.to_string(),

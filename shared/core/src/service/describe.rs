@@ -1,7 +1,8 @@
 //! DescribeSecret, and the metadata view of a record that ListSecrets shares. Fields without a
 //! value are omitted, as AWS omits them.
 
-use super::{RequestContext, SecretsService};
+use super::authorize::Authorized;
+use super::SecretsService;
 use crate::api::{
     DescribeSecretResponse, ExternalMetadataItem, RotationRulesShape, SecretIdRequest, Tag,
 };
@@ -72,10 +73,9 @@ pub(super) fn describe(record: &SecretRecord) -> DescribeSecretResponse {
 impl SecretsService {
     pub(super) async fn describe_secret(
         &self,
-        ctx: &RequestContext,
-        req: SecretIdRequest,
+        call: Authorized<SecretIdRequest>,
     ) -> Result<DescribeSecretResponse> {
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
+        let record = call.secret()?;
         Ok(describe(&record))
     }
 }

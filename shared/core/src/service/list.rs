@@ -1,5 +1,6 @@
 //! ListSecrets and ListSecretVersionIds: filter, sort, and page with tamper-evident tokens.
 
+use super::authorize::Authorized;
 use super::describe::{describe, versions_to_stages};
 use super::{RequestContext, SecretsService};
 use crate::api::{
@@ -96,9 +97,10 @@ impl SecretsService {
 
     pub(super) async fn list_secrets(
         &self,
-        ctx: &RequestContext,
-        req: ListSecretsRequest,
+        call: Authorized<ListSecretsRequest>,
     ) -> Result<ListSecretsResponse> {
+        let ctx = call.ctx();
+        let req = &call.request;
         let max = page_size(req.max_results, 100)?;
         let filters = req.filters.clone().unwrap_or_default();
         let include_deleted = req.include_planned_deletion.unwrap_or(false);
@@ -135,11 +137,11 @@ impl SecretsService {
 
     pub(super) async fn list_secret_version_ids(
         &self,
-        ctx: &RequestContext,
-        req: ListSecretVersionIdsRequest,
+        call: Authorized<ListSecretVersionIdsRequest>,
     ) -> Result<ListSecretVersionIdsResponse> {
+        let req = &call.request;
         let max = page_size(req.max_results, 100)?;
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
+        let record = call.secret()?;
         let include_deprecated = req.include_deprecated.unwrap_or(false);
         let mut versions: Vec<&crate::model::VersionMeta> = record
             .versions

@@ -1,6 +1,9 @@
 //! The operations of Secrets Manager. `SecretsService::handle` is the single entry point the
-//! wire layer calls with the operation name and the JSON body: it decodes the typed request,
-//! runs the operation against the ports, and emits exactly one `AwsApiCall` audit event and the
+//! wire layer calls with the parsed [`Operation`] and the JSON body. One call goes through one
+//! typed pipeline: decode the body once into the operation's typed request and validate it
+//! (`call`), authorize it (`authorize`: loads the secret and the caller's policies once and
+//! returns the `Authorized` value every operation takes), run the operation against the ports,
+//! and emit exactly one `AwsApiCall` audit event (built from the typed request's view) and the
 //! call's metrics, whatever the outcome. Some operations emit further events through the same
 //! port: BatchGetSecretValue one `GetSecretValue` event per secret (as AWS does), DeleteSecret,
 //! RestoreSecret, the purge and RotateSecret their service events ([`ServiceEventName`]). Each
@@ -8,6 +11,7 @@
 
 mod authorize;
 mod batch;
+mod call;
 mod create;
 mod delete;
 mod describe;
@@ -28,17 +32,19 @@ pub use rotation_jobs::{service_context, Completion, JobStatus};
 mod tags;
 mod write;
 
-use crate::admin::{AdminService, ADMIN_READ_ONLY};
+use crate::admin::AdminService;
 use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName, UNKNOWN_IDENTITY};
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
 use crate::ids::Scope;
 use crate::metrics::ScopeGauges;
+use crate::operation::{Api, Operation};
 use crate::policy::{access_denied_message, evaluate_all, AuthorizationRequest, PrincipalInfo};
 use crate::ports::{AuditSink, KeyProvider, MetricsSink, RotationInvoker, SecretRepository};
 use crate::principals::PrincipalStore;
 use crate::redact::redact_sensitive;
-use serde::de::DeserializeOwned;
+use authorize::Authorized;
+use call::{decode_request, SecretsRequest};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -109,43 +115,6 @@ pub struct SecretsService {
 /// The result of one call: the JSON body of the response or the AWS error.
 pub type CallOutcome = Result<serde_json::Value>;
 
-const READ_ONLY_OPERATIONS: &[&str] = &[
-    "BatchGetSecretValue",
-    "DescribeSecret",
-    "GetRandomPassword",
-    "GetResourcePolicy",
-    "GetSecretValue",
-    "ListResourcePolicies",
-    "ListSecretVersionIds",
-    "ListSecrets",
-    "ValidateResourcePolicy",
-];
-
-/// The operations [`SecretsService::handle`] dispatches (keep in step with `dispatch`).
-const OPERATIONS: &[&str] = &[
-    "BatchGetSecretValue",
-    "CancelRotateSecret",
-    "CreateSecret",
-    "DeleteResourcePolicy",
-    "DeleteSecret",
-    "DescribeSecret",
-    "GetRandomPassword",
-    "GetResourcePolicy",
-    "GetSecretValue",
-    "ListResourcePolicies",
-    "ListSecretVersionIds",
-    "ListSecrets",
-    "PutResourcePolicy",
-    "PutSecretValue",
-    "RestoreSecret",
-    "RotateSecret",
-    "TagResource",
-    "UntagResource",
-    "UpdateSecret",
-    "UpdateSecretVersionStage",
-    "ValidateResourcePolicy",
-];
-
 /// What the wire layer knows of a call refused at authentication, none of it verified.
 #[derive(Debug, Clone, Copy)]
 pub struct RefusedCall<'a> {
@@ -182,68 +151,12 @@ fn is_plausible_operation_name(operation: &str) -> bool {
 }
 
 fn is_known_operation(operation: &str) -> bool {
-    OPERATIONS.contains(&operation)
-        || REPLICATION_OPERATIONS.contains(&operation)
-        || crate::admin::ADMIN_OPERATIONS.contains(&operation)
-}
-
-/// Operations of the model that Coffer does not serve yet.
-const REPLICATION_OPERATIONS: &[&str] = &[
-    "ReplicateSecretToRegions",
-    "RemoveRegionsFromReplication",
-    "StopReplicationToReplica",
-    "AssociateCrossAccountReplica",
-    "DisassociateCrossAccountReplica",
-];
-
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let body = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| {
-        Error::Serialization(format!(
-            "The request body could not be read: {}",
-            e.without_value()
-        ))
-    })
-}
-
-trait WithoutValue {
-    fn without_value(&self) -> String;
-}
-
-impl WithoutValue for serde_json::Error {
-    /// serde_json's messages quote at most a type name or field name, never input text, but the
-    /// position is all a client needs to find a syntax error.
-    fn without_value(&self) -> String {
-        format!(
-            "{:?} error at line {} column {}",
-            self.classify(),
-            self.line(),
-            self.column()
-        )
-    }
+    Operation::from_name(operation).is_some()
 }
 
 fn encode<T: Serialize>(response: T) -> Result<serde_json::Value> {
     serde_json::to_value(response)
         .map_err(|_| Error::internal("The response could not be encoded."))
-}
-
-macro_rules! dispatch {
-    ($self:ident, $ctx:ident, $op:ident, $body:ident; $($name:literal => $method:ident),* $(,)?) => {
-        match $op {
-            $($name => encode($self.$method($ctx, decode($body)?).await?),)*
-            other if REPLICATION_OPERATIONS.contains(&other) => Err(Error::invalid_request(format!(
-                "{other} is not supported by this Coffer server: replication is not implemented yet."
-            ))),
-            other => Err(Error::UnknownOperation(format!(
-                "The operation {other} is not known to Secrets Manager."
-            ))),
-        }
-    };
 }
 
 impl SecretsService {
@@ -288,38 +201,43 @@ impl SecretsService {
         self.iam_login.as_ref()
     }
 
-    /// Runs one admin operation (`coffer.<Op>`): authorizes `coffer:<Op>`, runs it, records its
-    /// audit event and metrics.
+    /// Runs one admin operation (`coffer.<Op>`): decodes its request once, authorizes
+    /// `coffer:<Op>`, runs it, records its audit event and metrics.
     pub async fn handle_admin(
         &self,
         ctx: &RequestContext,
-        operation: &str,
+        operation: Operation,
         body: &[u8],
     ) -> CallOutcome {
         let started = self.ports.clock.now();
-        let outcome = self.run_admin(ctx, operation, body).await;
-        let outcome = self.audit(ctx, operation, body, outcome).await;
-        let elapsed = (self.ports.clock.now().millis() - started.millis()) as f64;
-        let code = outcome.as_ref().err().map(|e| e.code());
-        self.ports.metrics.record_call(operation, code, elapsed);
-        outcome
+        let mut view = serde_json::Value::Null;
+        let outcome = self.run_admin(ctx, operation, body, &mut view).await;
+        self.finish(ctx, operation, &view, outcome, started).await
     }
 
-    async fn run_admin(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
+    async fn run_admin(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        body: &[u8],
+        view: &mut serde_json::Value,
+    ) -> CallOutcome {
+        if operation.api() != Api::Admin || operation == Operation::LoginWithIam {
+            return Err(Error::UnknownOperation(format!(
+                "The operation {operation} is not known to the Coffer admin API."
+            )));
+        }
+        let request = crate::admin::parse_body(body)?;
+        *view = serde_json::to_value(&request).unwrap_or(serde_json::Value::Null);
         let Some(store) = &self.principals else {
             return Err(Error::invalid_request(
                 "The admin API is not available here: this server has no principal store.",
             ));
         };
-        if !crate::admin::ADMIN_OPERATIONS.contains(&operation) {
-            return Err(Error::UnknownOperation(format!(
-                "The operation {operation} is not known to the Coffer admin API."
-            )));
-        }
-        let resource = crate::admin::admin_resource(&ctx.principal, operation, body);
-        let request = AuthorizationRequest::new(
+        let resource = crate::admin::admin_resource(&ctx.principal, operation, &request);
+        let authorization = AuthorizationRequest::new(
             ctx.principal.clone(),
-            &format!("coffer:{operation}"),
+            operation.action(),
             &resource,
         )
         // Principals of another account are managed by this server's root (checked by the
@@ -328,10 +246,11 @@ impl SecretsService {
         .with_current_time(self.ports.clock.now().to_offset_datetime())
         .with_secure_transport(ctx.secure_transport);
         let identity = self.identity_policies(ctx).await?;
-        let decision = evaluate_all(&request, &identity, &[]);
+        let decision = evaluate_all(&authorization, &identity, &[]);
         if !decision.is_allowed() {
             return Err(Error::AccessDenied(access_denied_message(
-                &request, &decision,
+                &authorization,
+                &decision,
             )));
         }
         let admin = AdminService {
@@ -340,63 +259,126 @@ impl SecretsService {
             clock: self.ports.clock.clone(),
             random: self.ports.random.clone(),
         };
-        admin.run(&ctx.principal, operation, body).await
+        admin.run(&ctx.principal, operation, request).await
     }
 
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
 
-    /// Runs one operation and records its audit event and metrics.
-    pub async fn handle(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> CallOutcome {
+    /// Runs one Secrets Manager operation and records its audit event and metrics.
+    pub async fn handle(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        body: &[u8],
+    ) -> CallOutcome {
         let started = self.ports.clock.now();
-        let outcome = match self.authorize(ctx, operation, body).await {
-            Ok(authorized) => self.dispatch(&authorized.ctx, operation, body).await,
-            Err(e) => Err(e),
-        };
-        let outcome = self.audit(ctx, operation, body, outcome).await;
+        let mut view = serde_json::Value::Null;
+        let outcome = self.run_call(ctx, operation, body, &mut view).await;
+        self.finish(ctx, operation, &view, outcome, started).await
+    }
+
+    /// The audit event and the metrics of a finished call.
+    async fn finish(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        view: &serde_json::Value,
+        outcome: CallOutcome,
+        started: crate::clock::Timestamp,
+    ) -> CallOutcome {
+        let outcome = self.audit(ctx, operation, view, outcome).await;
         let elapsed = (self.ports.clock.now().millis() - started.millis()) as f64;
         let code = outcome.as_ref().err().map(|e| e.code());
-        self.ports.metrics.record_call(operation, code, elapsed);
+        self.ports
+            .metrics
+            .record_call(operation.name(), code, elapsed);
         outcome
     }
 
-    async fn dispatch(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> CallOutcome {
-        dispatch!(self, ctx, op, body;
-            "CreateSecret" => create_secret,
-            "DescribeSecret" => describe_secret,
-            "GetSecretValue" => get_secret_value,
-            "BatchGetSecretValue" => batch_get_secret_value,
-            "PutSecretValue" => put_secret_value,
-            "UpdateSecret" => update_secret,
-            "UpdateSecretVersionStage" => update_secret_version_stage,
-            "ListSecrets" => list_secrets,
-            "ListSecretVersionIds" => list_secret_version_ids,
-            "DeleteSecret" => delete_secret,
-            "RestoreSecret" => restore_secret,
-            "TagResource" => tag_resource,
-            "UntagResource" => untag_resource,
-            "GetRandomPassword" => get_random_password,
-            "GetResourcePolicy" => get_resource_policy,
-            "PutResourcePolicy" => put_resource_policy,
-            "DeleteResourcePolicy" => delete_resource_policy,
-            "ListResourcePolicies" => list_resource_policies,
-            "ValidateResourcePolicy" => validate_resource_policy,
-            "RotateSecret" => rotate_secret,
-            "CancelRotateSecret" => cancel_rotate_secret,
-        )
+    /// The typed pipeline of one call: decode and validate (`prepare`), authorize, run.
+    async fn run_call(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        body: &[u8],
+        view: &mut serde_json::Value,
+    ) -> CallOutcome {
+        use Operation::*;
+        macro_rules! run {
+            ($method:ident) => {{
+                let call = self.prepare(ctx, operation, body, view).await?;
+                encode(self.$method(call).await?)
+            }};
+        }
+        match operation {
+            CreateSecret => run!(create_secret),
+            DescribeSecret => run!(describe_secret),
+            GetSecretValue => run!(get_secret_value),
+            BatchGetSecretValue => run!(batch_get_secret_value),
+            PutSecretValue => run!(put_secret_value),
+            UpdateSecret => run!(update_secret),
+            UpdateSecretVersionStage => run!(update_secret_version_stage),
+            ListSecrets => run!(list_secrets),
+            ListSecretVersionIds => run!(list_secret_version_ids),
+            DeleteSecret => run!(delete_secret),
+            RestoreSecret => run!(restore_secret),
+            TagResource => run!(tag_resource),
+            UntagResource => run!(untag_resource),
+            GetRandomPassword => run!(get_random_password),
+            GetResourcePolicy => run!(get_resource_policy),
+            PutResourcePolicy => run!(put_resource_policy),
+            DeleteResourcePolicy => run!(delete_resource_policy),
+            ListResourcePolicies => run!(list_resource_policies),
+            ValidateResourcePolicy => run!(validate_resource_policy),
+            RotateSecret => run!(rotate_secret),
+            CancelRotateSecret => run!(cancel_rotate_secret),
+            ReplicateSecretToRegions
+            | RemoveRegionsFromReplication
+            | StopReplicationToReplica
+            | AssociateCrossAccountReplica
+            | DisassociateCrossAccountReplica => {
+                // Refused after the body is read, before anything is looked up.
+                let request: crate::api::SecretIdRequest = decode_request(body)?;
+                *view = request.view();
+                Err(Error::invalid_request(format!(
+                    "{operation} is not supported by this Coffer server: replication is not implemented yet."
+                )))
+            }
+            CreateUser | DeleteUser | ListUsers | CreateRole | DeleteRole | ListRoles
+            | CreateAccessKey | DeleteAccessKey | ListAccessKeys | PutUserPolicy
+            | PutRolePolicy | DeleteUserPolicy | DeleteRolePolicy | PutIamIdentityPolicy
+            | GetIamIdentityPolicy | DeleteIamIdentityPolicy | ListIamIdentities
+            | LoginWithIam | AssumeRole | GetCallerIdentity => Err(Error::UnknownOperation(
+                format!("The operation {operation} is not known to Secrets Manager."),
+            )),
+        }
+    }
+
+    /// Decodes the body once into the operation's typed request, validates it, and
+    /// authorizes it; `view` gets the request's JSON view for the audit event.
+    async fn prepare<R: SecretsRequest>(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        body: &[u8],
+        view: &mut serde_json::Value,
+    ) -> Result<Authorized<R>> {
+        let request: R = decode_request(body)?;
+        *view = request.view();
+        request.validate()?;
+        self.authorize(ctx, operation, request, view).await
     }
 
     async fn audit(
         &self,
         ctx: &RequestContext,
-        operation: &str,
-        body: &[u8],
+        operation: Operation,
+        view: &serde_json::Value,
         outcome: CallOutcome,
     ) -> CallOutcome {
-        let request_parameters = serde_json::from_slice::<serde_json::Value>(body)
-            .map(|v| redact_sensitive(&v))
-            .unwrap_or(serde_json::Value::Null);
+        let request_parameters = redact_sensitive(view);
         let response_elements = match &outcome {
             Ok(v) => redact_sensitive(v),
             Err(_) => serde_json::Value::Null,
@@ -404,7 +386,7 @@ impl SecretsService {
         let resources = resources_of(&request_parameters, outcome.as_ref().ok());
         let event = self.api_event(
             ctx,
-            operation,
+            operation.name(),
             request_parameters,
             response_elements,
             resources,
@@ -456,8 +438,7 @@ impl SecretsService {
             caller,
             request_id: request_id.to_string(),
             event_id: crate::service::lookup::new_uuid(self.ports.random.as_ref()),
-            read_only: READ_ONLY_OPERATIONS.contains(&event_name)
-                || ADMIN_READ_ONLY.contains(&event_name),
+            read_only: Operation::from_name(event_name).is_some_and(Operation::is_read_only),
             request_parameters: serde_json::Value::Null,
             response_elements: serde_json::Value::Null,
             resources: Vec::new(),

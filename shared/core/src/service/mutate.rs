@@ -1,8 +1,10 @@
-//! The optimistic-concurrency write loop every mutating operation goes through: read the
-//! record, apply the change to a copy, write it conditioned on the revision that was read, and
-//! start over on a conflict. A change either lands whole or not at all.
+//! The optimistic-concurrency write loop every mutating operation goes through: take the record
+//! (as authorization loaded it), apply the change to a copy, write it conditioned on the
+//! revision that was read, and on a conflict re-read it and start over. A change either lands
+//! whole or not at all.
 
 use super::lookup::{ensure_live, storage_error};
+use super::authorize::Authorized;
 use super::{RequestContext, SecretsService};
 use crate::error::{Error, Result};
 use crate::labels::prune_deprecated;
@@ -26,18 +28,55 @@ pub(super) enum Change<T> {
 }
 
 impl SecretsService {
-    /// Applies `change` to the secret `secret_id` names, retrying on concurrent writes.
+    /// Applies `change` to the secret an authorized call loaded, retrying on concurrent writes.
+    /// The first attempt works on the record authorization loaded (no second read); a revision
+    /// conflict re-reads it.
+    pub(super) async fn mutate_authorized<R, T>(
+        &self,
+        call: &Authorized<R>,
+        deleted: DeletedSecrets,
+        change: impl FnMut(&mut SecretRecord) -> Result<Change<T>>,
+    ) -> Result<T> {
+        let loaded = call.secret()?.clone();
+        self.mutate_from(call.ctx(), loaded, deleted, change).await
+    }
+
+    /// Applies `change` to the secret `secret_id` names (background work: rotation jobs, the
+    /// scheduler), retrying on concurrent writes.
     pub(super) async fn mutate<T>(
         &self,
         ctx: &RequestContext,
         secret_id: Option<&str>,
         deleted: DeletedSecrets,
+        change: impl FnMut(&mut SecretRecord) -> Result<Change<T>>,
+    ) -> Result<T> {
+        let record = self.find_secret(ctx, secret_id).await?;
+        self.mutate_from(ctx, record, deleted, change).await
+    }
+
+    /// The write loop, starting from `first` (read before the lane was entered: a write in
+    /// between makes the first attempt conflict and the loop re-read).
+    pub(super) async fn mutate_from<T>(
+        &self,
+        ctx: &RequestContext,
+        first: SecretRecord,
+        deleted: DeletedSecrets,
         mut change: impl FnMut(&mut SecretRecord) -> Result<Change<T>>,
     ) -> Result<T> {
-        let arn = self.find_secret(ctx, secret_id).await?.arn;
+        let arn = first.arn.clone();
         let _lane = self.lanes.enter(arn.as_str()).await;
+        let mut next = Some(first);
         for _ in 0..MAX_ATTEMPTS {
-            let mut record = self.find_secret(ctx, secret_id).await?;
+            let mut record = match next.take() {
+                Some(record) => record,
+                None => self
+                    .ports
+                    .repository
+                    .get_by_arn(arn.as_str())
+                    .await
+                    .map_err(storage_error)?
+                    .ok_or_else(|| Error::not_found(super::lookup::SECRET_NOT_FOUND))?,
+            };
             if deleted == DeletedSecrets::Refuse {
                 ensure_live(&record)?;
             }

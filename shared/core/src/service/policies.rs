@@ -4,9 +4,10 @@
 //! that is public while `BlockPublicPolicy` is set, and one that would lock its author out of
 //! changing it again (`refuse_policy_lockout`).
 
+use super::authorize::Authorized;
 use super::list::page_size;
 use super::mutate::{Change, DeletedSecrets};
-use super::{RequestContext, SecretsService};
+use super::SecretsService;
 use crate::api::{
     GetResourcePolicyResponse, ListResourcePoliciesRequest, ListResourcePoliciesResponse,
     PolicySummary, PutResourcePolicyRequest, ResourcePolicyNameResponse, ResourcePolicyRequest,
@@ -38,11 +39,11 @@ fn policy_name(name: Option<&str>) -> Result<&str> {
 impl SecretsService {
     pub(super) async fn get_resource_policy(
         &self,
-        ctx: &RequestContext,
-        req: ResourcePolicyRequest,
+        call: Authorized<ResourcePolicyRequest>,
     ) -> Result<GetResourcePolicyResponse> {
+        let req = &call.request;
         let name = policy_name(req.policy_name.as_deref())?;
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
+        let record = call.secret()?;
         let policy = record.policies.iter().find(|p| p.name == name);
         if policy.is_none() && name != DEFAULT_POLICY_NAME {
             return Err(Error::not_found(format!(
@@ -59,9 +60,10 @@ impl SecretsService {
 
     pub(super) async fn put_resource_policy(
         &self,
-        ctx: &RequestContext,
-        req: PutResourcePolicyRequest,
+        call: Authorized<PutResourcePolicyRequest>,
     ) -> Result<ResourcePolicyNameResponse> {
+        let ctx = call.ctx();
+        let req = &call.request;
         let name = policy_name(req.policy_name.as_deref())?;
         if name != DEFAULT_POLICY_NAME {
             return Err(Error::invalid_parameter(
@@ -70,6 +72,7 @@ impl SecretsService {
         }
         let document = req
             .resource_policy
+            .clone()
             .ok_or_else(|| Error::invalid_parameter("You must specify ResourcePolicy."))?;
         let parsed = parse_policy(&document)?;
         if req.block_public_policy.unwrap_or(false) && grants_public_access(&parsed) {
@@ -78,10 +81,10 @@ impl SecretsService {
             ));
         }
         // A missing or deleted secret is reported by `mutate` below, as for every write.
-        if let Ok(record) = self.find_secret(ctx, req.secret_id.as_deref()).await {
-            self.refuse_policy_lockout(ctx, &record, &parsed).await?;
+        if let Ok(record) = call.secret() {
+            self.refuse_policy_lockout(ctx, call.identity_policies(), record, &parsed)?;
         }
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             r.policies.retain(|p| p.name != name);
             r.policies.push(ResourcePolicy {
                 name: name.to_string(),
@@ -99,11 +102,11 @@ impl SecretsService {
 
     pub(super) async fn delete_resource_policy(
         &self,
-        ctx: &RequestContext,
-        req: ResourcePolicyRequest,
+        call: Authorized<ResourcePolicyRequest>,
     ) -> Result<ResourcePolicyNameResponse> {
+        let req = &call.request;
         let name = policy_name(req.policy_name.as_deref())?.to_string();
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             let response = ResourcePolicyNameResponse {
                 arn: r.arn.to_string(),
                 name: r.name.to_string(),
@@ -125,11 +128,11 @@ impl SecretsService {
 
     pub(super) async fn list_resource_policies(
         &self,
-        ctx: &RequestContext,
-        req: ListResourcePoliciesRequest,
+        call: Authorized<ListResourcePoliciesRequest>,
     ) -> Result<ListResourcePoliciesResponse> {
+        let req = &call.request;
         let max = page_size(req.max_results, 100)?;
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
+        let record = call.secret()?;
         let names: Vec<PolicySummary> = record
             .policies
             .iter()
@@ -151,14 +154,15 @@ impl SecretsService {
 
     pub(super) async fn validate_resource_policy(
         &self,
-        ctx: &RequestContext,
-        req: ValidateResourcePolicyRequest,
+        call: Authorized<ValidateResourcePolicyRequest>,
     ) -> Result<ValidateResourcePolicyResponse> {
+        let req = &call.request;
         let document = req
             .resource_policy
+            .clone()
             .ok_or_else(|| Error::invalid_parameter("You must specify ResourcePolicy."))?;
         if req.secret_id.is_some() {
-            self.find_secret(ctx, req.secret_id.as_deref()).await?;
+            call.secret()?;
         }
         if serde_json::from_str::<serde_json::Value>(&document).is_err() {
             return Err(Error::MalformedPolicyDocument(

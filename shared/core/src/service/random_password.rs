@@ -1,6 +1,7 @@
 //! GetRandomPassword: AWS's defaults and rules, drawn from the injected CSPRNG.
 
-use super::{RequestContext, SecretsService};
+use super::authorize::Authorized;
+use super::SecretsService;
 use crate::api::{GetRandomPasswordRequest, GetRandomPasswordResponse, SensitiveString};
 use crate::error::Result;
 use crate::password::{generate_password, PasswordSpec};
@@ -9,9 +10,9 @@ use zeroize::Zeroizing;
 impl SecretsService {
     pub(super) async fn get_random_password(
         &self,
-        _ctx: &RequestContext,
-        req: GetRandomPasswordRequest,
+        call: Authorized<GetRandomPasswordRequest>,
     ) -> Result<GetRandomPasswordResponse> {
+        let req = call.request;
         let defaults = PasswordSpec::default();
         let spec = PasswordSpec {
             length: req.password_length.unwrap_or(defaults.length),

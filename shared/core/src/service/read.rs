@@ -1,6 +1,8 @@
 //! GetSecretValue: find the version by id and/or label, refuse value-less versions, open the
 //! envelope, and record the access at day granularity.
 
+use super::authorize::Authorized;
+use super::call::SecretsRequest;
 use super::lookup::ensure_live;
 use super::{RequestContext, SecretsService};
 use crate::api::{GetSecretValueRequest, SecretValueEntry};
@@ -22,11 +24,6 @@ impl VersionSelector {
                 .transpose()?,
             stage: version_stage.map(StageLabel::parse).transpose()?,
         })
-    }
-
-    /// True when the selector asks for AWSCURRENT (explicitly or by default) and no version id.
-    pub fn is_current(&self) -> bool {
-        self.id.is_none() && self.stage.as_ref().is_none_or(|s| s.as_str() == AWSCURRENT)
     }
 
     pub fn current() -> Self {
@@ -70,34 +67,26 @@ impl VersionSelector {
 impl SecretsService {
     pub(super) async fn get_secret_value(
         &self,
-        ctx: &RequestContext,
-        req: GetSecretValueRequest,
+        mut call: Authorized<GetSecretValueRequest>,
     ) -> Result<SecretValueEntry> {
+        let req = &call.request;
         let selector =
             VersionSelector::parse(req.version_id.as_deref(), req.version_stage.as_deref())?;
-        let (record, prefetched) = if selector.is_current() {
-            self.find_secret_with_current(ctx, req.secret_id.as_deref())
-                .await?
-        } else {
-            (self.find_secret(ctx, req.secret_id.as_deref()).await?, None)
-        };
+        let prefetched = call.take_current();
+        let ctx = call.ctx();
+        let record = call.secret()?;
         let mut entry = self
-            .read_version_using(ctx, &record, &selector, prefetched)
+            .read_version_using(ctx, record, &selector, prefetched)
             .await?;
-        let request = serde_json::json!({
-            "SecretId": req.secret_id,
-            "VersionId": req.version_id,
-            "VersionStage": req.version_stage,
-        });
-        entry.value = self
-            .filter_value(
-                ctx,
-                req.secret_id.as_deref().unwrap_or_default(),
-                &record,
-                &request,
-                entry.value,
-            )
-            .await?;
+        let req = &call.request;
+        entry.value = self.filter_value(
+            ctx,
+            call.identity_policies(),
+            req.secret_id.as_deref().unwrap_or_default(),
+            record,
+            &req.view(),
+            entry.value,
+        )?;
         Ok(entry)
     }
 

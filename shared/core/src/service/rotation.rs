@@ -11,6 +11,7 @@
 //! (it failed, its runner died, or AWSPENDING was staged by hand), Coffer does reattempt it
 //! with the same AWSPENDING version, as the message promises.
 
+use super::authorize::Authorized;
 use super::lookup::new_uuid;
 use super::mutate::{Change, DeletedSecrets};
 use super::{RequestContext, SecretsService};
@@ -75,9 +76,10 @@ enum Handed {
 impl SecretsService {
     pub(super) async fn rotate_secret(
         &self,
-        ctx: &RequestContext,
-        req: RotateSecretRequest,
+        call: Authorized<RotateSecretRequest>,
     ) -> Result<ArnNameVersion> {
+        let ctx = call.ctx();
+        let req = &call.request;
         if req
             .rotation_lambda_arn
             .as_ref()
@@ -109,10 +111,8 @@ impl SecretsService {
                 .collect(),
             external_role_arn: req.external_secret_rotation_role_arn.clone(),
         };
-        match self
-            .stage_and_start(ctx, req.secret_id.as_deref(), request)
-            .await?
-        {
+        let record = call.secret()?.clone();
+        match self.stage_and_start(ctx, record, request).await? {
             Handed::Started(response) => Ok(response),
             Handed::Reattempted | Handed::Running => {
                 Err(Error::invalid_request(ROTATION_INCOMPLETE))
@@ -135,8 +135,9 @@ impl SecretsService {
             external_metadata: vec![],
             external_role_arn: None,
         };
+        let record = self.find_secret(ctx, Some(secret_arn)).await?;
         Ok(
-            match self.stage_and_start(ctx, Some(secret_arn), request).await? {
+            match self.stage_and_start(ctx, record, request).await? {
                 Handed::Started(_) | Handed::Reattempted => true,
                 Handed::Running => false,
             },
@@ -146,14 +147,14 @@ impl SecretsService {
     async fn stage_and_start(
         &self,
         ctx: &RequestContext,
-        secret_id: Option<&str>,
+        record: SecretRecord,
         request: RotationRequest,
     ) -> Result<Handed> {
         let rotation_token = new_uuid(self.ports.random.as_ref());
         let token_sha256 = rotation_token_digest(&rotation_token);
         let now = self.ports.clock.now();
         let staged = self
-            .mutate(ctx, secret_id, DeletedSecrets::Refuse, |r| {
+            .mutate_from(ctx, record, DeletedSecrets::Refuse, |r| {
                 stage_rotation(r, &request, &rotation_token, &token_sha256, now, ctx)
             })
             .await?;
@@ -207,10 +208,9 @@ impl SecretsService {
 
     pub(super) async fn cancel_rotate_secret(
         &self,
-        ctx: &RequestContext,
-        req: SecretIdRequest,
+        call: Authorized<SecretIdRequest>,
     ) -> Result<ArnNameVersion> {
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             let pending = r.pending_rotation().map(|v| v.id.to_string());
             let response = ArnNameVersion {
                 arn: r.arn.to_string(),

@@ -1,8 +1,9 @@
 //! TagResource and UntagResource, and the tag rules CreateSecret shares: at most 50 tags, keys 1
 //! to 128 and values up to 256 characters, and the `aws:` prefix reserved.
 
+use super::authorize::Authorized;
 use super::mutate::{Change, DeletedSecrets};
-use super::{RequestContext, SecretsService};
+use super::SecretsService;
 use crate::api::{Empty, Tag, TagResourceRequest, UntagResourceRequest};
 use crate::error::{Error, Result};
 use crate::model;
@@ -45,15 +46,15 @@ pub(super) fn validate_tags(tags: &[Tag]) -> Result<Vec<Tag>> {
 impl SecretsService {
     pub(super) async fn tag_resource(
         &self,
-        ctx: &RequestContext,
-        req: TagResourceRequest,
+        call: Authorized<TagResourceRequest>,
     ) -> Result<Empty> {
+        let req = &call.request;
         let tags = validate_tags(
             req.tags
                 .as_deref()
                 .ok_or_else(|| Error::invalid_parameter("You must specify Tags."))?,
         )?;
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             for t in &tags {
                 match r.tags.iter_mut().find(|o| o.key == t.key) {
                     Some(existing) => existing.value = t.value.clone(),
@@ -76,16 +77,17 @@ impl SecretsService {
 
     pub(super) async fn untag_resource(
         &self,
-        ctx: &RequestContext,
-        req: UntagResourceRequest,
+        call: Authorized<UntagResourceRequest>,
     ) -> Result<Empty> {
+        let req = &call.request;
         let keys = req
             .tag_keys
+            .clone()
             .ok_or_else(|| Error::invalid_parameter("You must specify TagKeys."))?;
         for k in &keys {
             check_key(k)?;
         }
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             r.tags.retain(|t| !keys.contains(&t.key));
             Ok(Change::Write(Empty {}, VersionWrites::default()))
         })

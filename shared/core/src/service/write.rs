@@ -1,7 +1,8 @@
 //! The writes of values and labels: PutSecretValue, UpdateSecret and UpdateSecretVersionStage,
 //! plus the input checks they share with CreateSecret.
 
-use super::lookup::storage_error;
+use super::authorize::Authorized;
+use super::lookup::{ensure_live, storage_error};
 use super::mutate::{Change, DeletedSecrets};
 use super::rotation::{abandon_rotation, check_rotation_token};
 use super::{RequestContext, SecretsService};
@@ -171,10 +172,12 @@ fn attach_new_version(
 impl SecretsService {
     pub(super) async fn put_secret_value(
         &self,
-        ctx: &RequestContext,
-        req: PutSecretValueRequest,
+        call: Authorized<PutSecretValueRequest>,
     ) -> Result<PutSecretValueResponse> {
-        let record = self.find_live_secret(ctx, req.secret_id.as_deref()).await?;
+        let ctx = call.ctx();
+        let req = &call.request;
+        let record = call.secret()?;
+        ensure_live(record)?;
         let value = value_from(req.secret_string.as_ref(), req.secret_binary.as_ref(), true)?
             .ok_or_else(|| Error::internal("missing value"))?;
         let stages = stages_from(req.version_stages.as_deref())?;
@@ -199,11 +202,10 @@ impl SecretsService {
             )
             .await?;
         let now = self.ports.clock.now();
-        let id = req.secret_id.as_deref();
         let rotation_token = req.rotation_token.as_ref().map(|t| t.0.to_string());
         let moves_current = stages.iter().any(|s| s.as_str() == AWSCURRENT);
         let landed = self
-            .mutate(ctx, id, DeletedSecrets::Refuse, |r| {
+            .mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
                 if r.version(&version_id).is_some_and(|v| v.has_value) {
                     // A concurrent retry with the same token landed first.
                     return Ok(Change::Unchanged(None));
@@ -228,7 +230,7 @@ impl SecretsService {
                 Ok(respond(&record, stages))
             }
             None => {
-                let record = self.find_live_secret(ctx, id).await?;
+                let record = self.find_live_secret(ctx, Some(record.arn.as_str())).await?;
                 same_value_or_conflict(self, ctx, &record, &version_id, &value).await?;
                 let stages = record
                     .version(&version_id)
@@ -241,10 +243,12 @@ impl SecretsService {
 
     pub(super) async fn update_secret(
         &self,
-        ctx: &RequestContext,
-        req: UpdateSecretRequest,
+        call: Authorized<UpdateSecretRequest>,
     ) -> Result<ArnNameVersion> {
-        let record = self.find_live_secret(ctx, req.secret_id.as_deref()).await?;
+        let ctx = call.ctx();
+        let req = &call.request;
+        let record = call.secret()?;
+        ensure_live(record)?;
         check_description(req.description.as_deref())?;
         check_secret_type(req.secret_type.as_deref())?;
         check_kms_key_id(req.kms_key_id.as_deref())?;
@@ -285,7 +289,7 @@ impl SecretsService {
             vec![]
         };
         let now = self.ports.clock.now();
-        let abandoned = self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        let abandoned = self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             if let Some(d) = &req.description {
                 r.description = Some(d.clone());
             }
@@ -361,9 +365,9 @@ impl SecretsService {
 
     pub(super) async fn update_secret_version_stage(
         &self,
-        ctx: &RequestContext,
-        req: UpdateSecretVersionStageRequest,
+        call: Authorized<UpdateSecretVersionStageRequest>,
     ) -> Result<ArnName> {
+        let req = &call.request;
         let label = StageLabel::parse(
             req.version_stage
                 .as_deref()
@@ -384,7 +388,7 @@ impl SecretsService {
                 "You must specify RemoveFromVersionId, MoveToVersionId, or both.",
             ));
         }
-        self.mutate(ctx, req.secret_id.as_deref(), DeletedSecrets::Refuse, |r| {
+        self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
             let holder = r.version_with_stage(label.as_str()).map(|v| v.id.clone());
             match &move_to {
                 Some(target) => {
@@ -422,7 +426,7 @@ impl SecretsService {
             Ok(Change::Write((), VersionWrites::default()))
         })
         .await?;
-        let record = self.find_secret(ctx, req.secret_id.as_deref()).await?;
+        let record = call.secret()?;
         Ok(ArnName {
             arn: record.arn.to_string(),
             name: record.name.to_string(),

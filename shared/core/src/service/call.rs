@@ -1,0 +1,223 @@
+//! The first stage of a call after authentication: the body decoded once into the operation's
+//! typed request, its shape validated, and its JSON view made.
+//!
+//! Data path: `SecretsService::handle` -> [`decode_request`] -> [`SecretsRequest::validate`] ->
+//! authorization (`authorize.rs`, which decides on [`SecretsRequest::view`]) -> the operation ->
+//! the audit event (built from the same view). The view is the typed request serialized again:
+//! only members of the operation's shape are in it, so a member the model does not define never
+//! takes part in a decision, and secret values are in it only as a redaction marker.
+
+use crate::api::{
+    BatchGetSecretValueRequest, CreateSecretRequest, DeleteSecretRequest,
+    GetRandomPasswordRequest, GetSecretValueRequest, ListResourcePoliciesRequest,
+    ListSecretVersionIdsRequest, ListSecretsRequest, PutResourcePolicyRequest,
+    PutSecretValueRequest, ResourcePolicyRequest, RotateSecretRequest, SecretIdRequest,
+    TagResourceRequest, UntagResourceRequest, UpdateSecretRequest,
+    UpdateSecretVersionStageRequest, ValidateResourcePolicyRequest,
+};
+use crate::error::{Error, Result};
+use crate::ids::{SecretId, AWSCURRENT};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The typed request of one Secrets Manager operation.
+pub(crate) trait SecretsRequest: DeserializeOwned + Serialize + Send + Sync {
+    /// The `SecretId` member, for shapes that have one.
+    fn secret_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// True when the shape's `SecretId` is required (every shape with one but
+    /// ValidateResourcePolicy's).
+    fn requires_secret_id(&self) -> bool {
+        false
+    }
+
+    /// True when the call reads the AWSCURRENT value: authorization then loads the value with
+    /// the record (one read on DynamoDB for a GetSecretValue by name).
+    fn reads_current_value(&self) -> bool {
+        false
+    }
+
+    /// True when the call carries a secret value (the default-key rule across accounts).
+    fn carries_value(&self) -> bool {
+        false
+    }
+
+    /// Checks what can be checked without storage: required members and identifier syntax.
+    /// Runs before authorization and before any lookup, as AWS validates first.
+    fn validate(&self) -> Result<()> {
+        match (self.secret_id(), self.requires_secret_id()) {
+            (None, true) => Err(Error::invalid_parameter("You must specify SecretId.")),
+            (Some(id), _) => SecretId::parse(id).map(|_| ()),
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// The request as JSON: members of the shape only, absent members left out, secret values
+    /// replaced by the redaction marker.
+    fn view(&self) -> Value {
+        match serde_json::to_value(self) {
+            Ok(v) => without_nulls(v),
+            // Serializing plain data cannot fail; if it ever did, decide on nothing.
+            Err(_) => Value::Object(Default::default()),
+        }
+    }
+}
+
+/// Decodes a request body (empty means `{}`) into `R`. The message names the position of a
+/// syntax error, never the text around it.
+pub(crate) fn decode_request<R: DeserializeOwned>(body: &[u8]) -> Result<R> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        Error::Serialization(format!(
+            "The request body could not be read: {:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// Shapes whose `SecretId` is required.
+macro_rules! names_a_secret {
+    ($($shape:ty),+ $(,)?) => {$(
+        impl SecretsRequest for $shape {
+            fn secret_id(&self) -> Option<&str> {
+                self.secret_id.as_deref()
+            }
+            fn requires_secret_id(&self) -> bool {
+                true
+            }
+        }
+    )+};
+}
+
+names_a_secret!(
+    SecretIdRequest,
+    UpdateSecretVersionStageRequest,
+    ListSecretVersionIdsRequest,
+    DeleteSecretRequest,
+    TagResourceRequest,
+    UntagResourceRequest,
+    ResourcePolicyRequest,
+    PutResourcePolicyRequest,
+    ListResourcePoliciesRequest,
+    RotateSecretRequest,
+);
+
+impl SecretsRequest for GetSecretValueRequest {
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_deref()
+    }
+    fn requires_secret_id(&self) -> bool {
+        true
+    }
+    fn reads_current_value(&self) -> bool {
+        self.version_id.is_none()
+            && self
+                .version_stage
+                .as_deref()
+                .is_none_or(|s| s == AWSCURRENT)
+    }
+    fn carries_value(&self) -> bool {
+        true
+    }
+}
+
+impl SecretsRequest for PutSecretValueRequest {
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_deref()
+    }
+    fn requires_secret_id(&self) -> bool {
+        true
+    }
+    fn carries_value(&self) -> bool {
+        true
+    }
+}
+
+impl SecretsRequest for UpdateSecretRequest {
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_deref()
+    }
+    fn requires_secret_id(&self) -> bool {
+        true
+    }
+    fn carries_value(&self) -> bool {
+        self.secret_string.is_some() || self.secret_binary.is_some()
+    }
+}
+
+impl SecretsRequest for ValidateResourcePolicyRequest {
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_deref()
+    }
+}
+
+/// Shapes that name no single secret (CreateSecret names one that does not exist yet).
+impl SecretsRequest for CreateSecretRequest {}
+impl SecretsRequest for BatchGetSecretValueRequest {}
+impl SecretsRequest for ListSecretsRequest {}
+impl SecretsRequest for GetRandomPasswordRequest {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_keeps_only_members_of_the_shape() {
+        let r: ListSecretsRequest =
+            decode_request(br#"{"SecretId":"","MaxResults":5,"Unknown":{"a":1}}"#).unwrap();
+        assert_eq!(r.view(), serde_json::json!({"MaxResults": 5}));
+        assert_eq!(r.secret_id(), None);
+    }
+
+    #[test]
+    fn view_redacts_values() {
+        let r: PutSecretValueRequest =
+            decode_request(br#"{"SecretId":"db","SecretString":"canary-value"}"#).unwrap();
+        let text = r.view().to_string();
+        assert!(!text.contains("canary-value"), "{text}");
+        assert!(text.contains("SecretString"));
+    }
+
+    #[test]
+    fn validate_secret_id_missing_empty_or_malformed_is_refused() {
+        let missing: SecretIdRequest = decode_request(b"{}").unwrap();
+        assert_eq!(
+            missing.validate().unwrap_err().code(),
+            "InvalidParameterException"
+        );
+        let empty: SecretIdRequest = decode_request(br#"{"SecretId":""}"#).unwrap();
+        assert!(empty.validate().is_err());
+        let wrong_type = decode_request::<SecretIdRequest>(br#"{"SecretId":7}"#);
+        assert!(wrong_type.is_err());
+        let optional: ValidateResourcePolicyRequest = decode_request(b"{}").unwrap();
+        assert!(optional.validate().is_ok());
+    }
+
+    #[test]
+    fn decode_request_message_does_not_echo_the_body() {
+        let e = decode_request::<SecretIdRequest>(br#"{"SecretId": "canary-text"#).unwrap_err();
+        assert!(!e.message().contains("canary"), "{}", e.message());
+    }
+}
