@@ -328,7 +328,11 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
     let mut responses = String::new();
     let mut call = async |request_id: &str, op: &str, body: Value| {
         let out = service
-            .handle(&ctx(request_id), coffer_core::operation::Operation::from_name(op).expect("operation"), body.to_string().as_bytes())
+            .handle(
+                &ctx(request_id),
+                coffer_core::operation::Operation::from_name(op).expect("operation"),
+                body.to_string().as_bytes(),
+            )
             .await;
         match out {
             Ok(v) => {

@@ -409,7 +409,11 @@ async fn call(service: &SecretsService, op: &str, body: Value) -> Value {
     };
     let ctx = RequestContext::root(kms_support::scope(), caller, "cost");
     service
-        .handle(&ctx, coffer_core::operation::Operation::from_name(op).expect("operation"), body.to_string().as_bytes())
+        .handle(
+            &ctx,
+            coffer_core::operation::Operation::from_name(op).expect("operation"),
+            body.to_string().as_bytes(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{op}: {}", e.code()))
 }

@@ -240,12 +240,23 @@ impl Operation {
             | StopReplicationToReplica
             | AssociateCrossAccountReplica
             | DisassociateCrossAccountReplica => ActionResource::Secret,
-            CreateUser | DeleteUser | ListUsers | CreateRole | DeleteRole | ListRoles
-            | CreateAccessKey | DeleteAccessKey | ListAccessKeys | PutUserPolicy
-            | PutRolePolicy | DeleteUserPolicy | DeleteRolePolicy | PutIamIdentityPolicy
-            | GetIamIdentityPolicy | DeleteIamIdentityPolicy | ListIamIdentities => {
-                ActionResource::Principal
-            }
+            CreateUser
+            | DeleteUser
+            | ListUsers
+            | CreateRole
+            | DeleteRole
+            | ListRoles
+            | CreateAccessKey
+            | DeleteAccessKey
+            | ListAccessKeys
+            | PutUserPolicy
+            | PutRolePolicy
+            | DeleteUserPolicy
+            | DeleteRolePolicy
+            | PutIamIdentityPolicy
+            | GetIamIdentityPolicy
+            | DeleteIamIdentityPolicy
+            | ListIamIdentities => ActionResource::Principal,
             LoginWithIam | AssumeRole | GetCallerIdentity => ActionResource::Any,
         }
     }

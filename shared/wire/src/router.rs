@@ -21,7 +21,6 @@ use std::time::Instant;
 /// Largest request body accepted: a 64 KiB binary secret is ~88 KiB in base64 plus JSON.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-
 /// The path the client signed, when the transport routed the request under another one (API
 /// Gateway REST stages: the client signs `/prod/`, the router sees `/`). Inserted by the `api`
 /// function's event conversion; without it the request's own path is the signed one.
@@ -169,7 +168,13 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
             "The operation {operation} is not served over JSON."
         ))),
     };
-    respond(outcome, operation.name(), &ctx.scope.region, &request_id, started)
+    respond(
+        outcome,
+        operation.name(),
+        &ctx.scope.region,
+        &request_id,
+        started,
+    )
 }
 
 /// The response of a call the core ran, logged once with its outcome (never its body).

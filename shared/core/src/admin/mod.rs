@@ -18,13 +18,13 @@
 
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
+use crate::operation::Operation;
 use crate::policy::{parse_identity_policy, PrincipalInfo};
 use crate::ports::{KeyProvider, RepositoryError};
 use crate::principals::{
     seal_access_key_secret, AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore,
     PrincipalType,
 };
-use crate::operation::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -185,18 +185,37 @@ impl AdminService {
             | DeleteIamIdentityPolicy
             | ListIamIdentities => self.run_iam_identity(caller, operation, req).await,
             // Not run here: LoginWithIam has its own path, the others are other APIs'.
-            LoginWithIam | BatchGetSecretValue | CancelRotateSecret | CreateSecret
-            | DeleteResourcePolicy | DeleteSecret | DescribeSecret | GetRandomPassword
-            | GetResourcePolicy | GetSecretValue | ListResourcePolicies | ListSecretVersionIds
-            | ListSecrets | PutResourcePolicy | PutSecretValue | RestoreSecret | RotateSecret
-            | TagResource | UntagResource | UpdateSecret | UpdateSecretVersionStage
-            | ValidateResourcePolicy | ReplicateSecretToRegions | RemoveRegionsFromReplication
-            | StopReplicationToReplica | AssociateCrossAccountReplica
-            | DisassociateCrossAccountReplica | AssumeRole | GetCallerIdentity => {
-                Err(Error::UnknownOperation(format!(
-                    "The operation {operation} is not known to the Coffer admin API."
-                )))
-            }
+            LoginWithIam
+            | BatchGetSecretValue
+            | CancelRotateSecret
+            | CreateSecret
+            | DeleteResourcePolicy
+            | DeleteSecret
+            | DescribeSecret
+            | GetRandomPassword
+            | GetResourcePolicy
+            | GetSecretValue
+            | ListResourcePolicies
+            | ListSecretVersionIds
+            | ListSecrets
+            | PutResourcePolicy
+            | PutSecretValue
+            | RestoreSecret
+            | RotateSecret
+            | TagResource
+            | UntagResource
+            | UpdateSecret
+            | UpdateSecretVersionStage
+            | ValidateResourcePolicy
+            | ReplicateSecretToRegions
+            | RemoveRegionsFromReplication
+            | StopReplicationToReplica
+            | AssociateCrossAccountReplica
+            | DisassociateCrossAccountReplica
+            | AssumeRole
+            | GetCallerIdentity => Err(Error::UnknownOperation(format!(
+                "The operation {operation} is not known to the Coffer admin API."
+            ))),
         }
     }
 

@@ -425,7 +425,8 @@ mod tests {
     #[test]
     fn required_action_to_request_fills_resource_and_keys() {
         let alice = PrincipalInfo::user("123456789012", "alice", "AIDA1");
-        let r = required_actions(op("GetSecretValue"),
+        let r = required_actions(
+            op("GetSecretValue"),
             &json!({"SecretId": "db", "VersionStage": "AWSCURRENT"}),
             Some(&facts()),
         );
@@ -451,7 +452,11 @@ mod tests {
 
     #[test]
     fn condition_keys_resource_facts() {
-        let k = condition_keys(op("DescribeSecret"), &json!({"SecretId": "db"}), Some(&facts()));
+        let k = condition_keys(
+            op("DescribeSecret"),
+            &json!({"SecretId": "db"}),
+            Some(&facts()),
+        );
         assert_eq!(k.get("secretsmanager:SecretId"), Some(&facts().arn.into()));
         assert_eq!(
             k.get("secretsmanager:ResourceTag/team"),
@@ -473,7 +478,8 @@ mod tests {
 
     #[test]
     fn condition_keys_per_operation() {
-        let k = condition_keys(op("GetSecretValue"),
+        let k = condition_keys(
+            op("GetSecretValue"),
             &json!({"SecretId": "db", "VersionStage": "AWSPREVIOUS", "VersionId": "v1"}),
             None,
         );
@@ -483,7 +489,8 @@ mod tests {
         );
         assert_eq!(k.get("secretsmanager:VersionId"), Some(&"v1".into()));
 
-        let k = condition_keys(op("DeleteSecret"),
+        let k = condition_keys(
+            op("DeleteSecret"),
             &json!({"SecretId": "db", "RecoveryWindowInDays": 7}),
             None,
         );
@@ -496,7 +503,8 @@ mod tests {
             Some(&false.into())
         );
 
-        let k = condition_keys(op("PutResourcePolicy"),
+        let k = condition_keys(
+            op("PutResourcePolicy"),
             &json!({"SecretId": "db", "BlockPublicPolicy": true}),
             None,
         );
@@ -510,7 +518,8 @@ mod tests {
             Some(&false.into())
         );
 
-        let k = condition_keys(op("RotateSecret"),
+        let k = condition_keys(
+            op("RotateSecret"),
             &json!({"SecretId": "db", "RotationLambdaARN": "arn:aws:lambda:us-east-1:123456789012:function:f",
                     "RotationRules": {"AutomaticallyAfterDays": 30}}),
             None,
@@ -525,7 +534,8 @@ mod tests {
         );
         assert!(k.contains("secretsmanager:RotationLambdaARN"));
 
-        let k = condition_keys(op("CreateSecret"),
+        let k = condition_keys(
+            op("CreateSecret"),
             &json!({"Name": "db", "Description": "d", "KmsKeyId": "alias/k",
                     "Tags": [{"Key": "team", "Value": "x"}, {"Key": "env", "Value": "prod"}],
                     "AddReplicaRegions": [{"Region": "eu-west-1"}]}),
@@ -544,7 +554,8 @@ mod tests {
         );
         assert!(!k.contains("secretsmanager:SecretId"));
 
-        let k = condition_keys(op("UntagResource"),
+        let k = condition_keys(
+            op("UntagResource"),
             &json!({"SecretId": "db", "TagKeys": ["a", "b"]}),
             None,
         );

@@ -35,9 +35,7 @@ mod public;
 mod validate;
 mod variables;
 
-pub use actions::{
-    condition_keys, required_actions, ActionResource, RequiredAction, SecretFacts,
-};
+pub use actions::{condition_keys, required_actions, ActionResource, RequiredAction, SecretFacts};
 pub use context::{
     AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo, PrincipalKind,
     JSON_KEY_CONDITION_KEY,

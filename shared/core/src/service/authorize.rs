@@ -289,10 +289,15 @@ impl SecretsService {
             Err(e) => return Ok(Err(e)),
         };
         let record = target.loaded.map(|l| l.record);
-        let decided = self.authorize_read_of(ctx, identity, secret_id, &target.would_be_arn, record.as_ref());
-        Ok(decided.and_then(|()| {
-            record.ok_or_else(|| Error::not_found(super::lookup::SECRET_NOT_FOUND))
-        }))
+        let decided = self.authorize_read_of(
+            ctx,
+            identity,
+            secret_id,
+            &target.would_be_arn,
+            record.as_ref(),
+        );
+        Ok(decided
+            .and_then(|()| record.ok_or_else(|| Error::not_found(super::lookup::SECRET_NOT_FOUND))))
     }
 
     /// Decides GetSecretValue on `record` (or, when it was not found, on `would_be_arn`) for
@@ -352,10 +357,7 @@ impl SecretsService {
             return Err(Error::internal("The value read could not be authorized."));
         };
         let req = self
-            .base_request(
-                ctx,
-                first.to_request(ctx.principal.clone(), record_arn),
-            )
+            .base_request(ctx, first.to_request(ctx.principal.clone(), record_arn))
             .with_message_resource(secret_id);
         match json_key_access(&req, identity, &resource_policies, value.as_str()) {
             JsonKeyAccess::Full => Ok(value),

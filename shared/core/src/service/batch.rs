@@ -74,11 +74,11 @@ impl SecretsService {
                 for record in &page {
                     let arn = record.arn.as_str();
                     let identity = call.identity_policies();
-                    let outcome = match self.authorize_read_of(ctx, identity, arn, arn, Some(record))
-                    {
-                        Err(denied) => Err(denied),
-                        Ok(()) => self.read_filtered(ctx, identity, arn, record).await,
-                    };
+                    let outcome =
+                        match self.authorize_read_of(ctx, identity, arn, arn, Some(record)) {
+                            Err(denied) => Err(denied),
+                            Ok(()) => self.read_filtered(ctx, identity, arn, record).await,
+                        };
                     self.audit_secret_read(ctx, record.arn.as_str(), &outcome)
                         .await?;
                     match outcome {

@@ -8,12 +8,11 @@
 //! takes part in a decision, and secret values are in it only as a redaction marker.
 
 use crate::api::{
-    BatchGetSecretValueRequest, CreateSecretRequest, DeleteSecretRequest,
-    GetRandomPasswordRequest, GetSecretValueRequest, ListResourcePoliciesRequest,
-    ListSecretVersionIdsRequest, ListSecretsRequest, PutResourcePolicyRequest,
-    PutSecretValueRequest, ResourcePolicyRequest, RotateSecretRequest, SecretIdRequest,
-    TagResourceRequest, UntagResourceRequest, UpdateSecretRequest,
-    UpdateSecretVersionStageRequest, ValidateResourcePolicyRequest,
+    BatchGetSecretValueRequest, CreateSecretRequest, DeleteSecretRequest, GetRandomPasswordRequest,
+    GetSecretValueRequest, ListResourcePoliciesRequest, ListSecretVersionIdsRequest,
+    ListSecretsRequest, PutResourcePolicyRequest, PutSecretValueRequest, ResourcePolicyRequest,
+    RotateSecretRequest, SecretIdRequest, TagResourceRequest, UntagResourceRequest,
+    UpdateSecretRequest, UpdateSecretVersionStageRequest, ValidateResourcePolicyRequest,
 };
 use crate::error::{Error, Result};
 use crate::ids::{SecretId, AWSCURRENT};

@@ -64,7 +64,8 @@ impl SecretsService {
         }
         let now = self.ports.clock.now();
         let purge_after = if force { now } else { now.plus_days(days) };
-        let outcome = self.mutate_authorized(&call, DeletedSecrets::Allow, |r| {
+        let outcome = self
+            .mutate_authorized(&call, DeletedSecrets::Allow, |r| {
                 let response = |purge| DeleteSecretResponse {
                     arn: r.arn.to_string(),
                     name: r.name.to_string(),
@@ -132,7 +133,8 @@ impl SecretsService {
         call: Authorized<SecretIdRequest>,
     ) -> Result<ArnName> {
         let ctx = call.ctx();
-        let (names, cancelled) = self.mutate_authorized(&call, DeletedSecrets::Allow, |r| {
+        let (names, cancelled) = self
+            .mutate_authorized(&call, DeletedSecrets::Allow, |r| {
                 let names = ArnName {
                     arn: r.arn.to_string(),
                     name: r.name.to_string(),

@@ -235,16 +235,13 @@ impl SecretsService {
             ));
         };
         let resource = crate::admin::admin_resource(&ctx.principal, operation, &request);
-        let authorization = AuthorizationRequest::new(
-            ctx.principal.clone(),
-            operation.action(),
-            &resource,
-        )
-        // Principals of another account are managed by this server's root (checked by the
-        // admin service), not delegated across accounts: decide in the caller's account.
-        .with_resource_account(&ctx.principal.account)
-        .with_current_time(self.ports.clock.now().to_offset_datetime())
-        .with_secure_transport(ctx.secure_transport);
+        let authorization =
+            AuthorizationRequest::new(ctx.principal.clone(), operation.action(), &resource)
+                // Principals of another account are managed by this server's root (checked by the
+                // admin service), not delegated across accounts: decide in the caller's account.
+                .with_resource_account(&ctx.principal.account)
+                .with_current_time(self.ports.clock.now().to_offset_datetime())
+                .with_secure_transport(ctx.secure_transport);
         let identity = self.identity_policies(ctx).await?;
         let decision = evaluate_all(&authorization, &identity, &[]);
         if !decision.is_allowed() {
@@ -346,13 +343,28 @@ impl SecretsService {
                     "{operation} is not supported by this Coffer server: replication is not implemented yet."
                 )))
             }
-            CreateUser | DeleteUser | ListUsers | CreateRole | DeleteRole | ListRoles
-            | CreateAccessKey | DeleteAccessKey | ListAccessKeys | PutUserPolicy
-            | PutRolePolicy | DeleteUserPolicy | DeleteRolePolicy | PutIamIdentityPolicy
-            | GetIamIdentityPolicy | DeleteIamIdentityPolicy | ListIamIdentities
-            | LoginWithIam | AssumeRole | GetCallerIdentity => Err(Error::UnknownOperation(
-                format!("The operation {operation} is not known to Secrets Manager."),
-            )),
+            CreateUser
+            | DeleteUser
+            | ListUsers
+            | CreateRole
+            | DeleteRole
+            | ListRoles
+            | CreateAccessKey
+            | DeleteAccessKey
+            | ListAccessKeys
+            | PutUserPolicy
+            | PutRolePolicy
+            | DeleteUserPolicy
+            | DeleteRolePolicy
+            | PutIamIdentityPolicy
+            | GetIamIdentityPolicy
+            | DeleteIamIdentityPolicy
+            | ListIamIdentities
+            | LoginWithIam
+            | AssumeRole
+            | GetCallerIdentity => Err(Error::UnknownOperation(format!(
+                "The operation {operation} is not known to Secrets Manager."
+            ))),
         }
     }
 

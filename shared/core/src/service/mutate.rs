@@ -3,8 +3,8 @@
 //! revision that was read, and on a conflict re-read it and start over. A change either lands
 //! whole or not at all.
 
-use super::lookup::{ensure_live, storage_error};
 use super::authorize::Authorized;
+use super::lookup::{ensure_live, storage_error};
 use super::{RequestContext, SecretsService};
 use crate::error::{Error, Result};
 use crate::labels::prune_deprecated;

@@ -136,12 +136,10 @@ impl SecretsService {
             external_role_arn: None,
         };
         let record = self.find_secret(ctx, Some(secret_arn)).await?;
-        Ok(
-            match self.stage_and_start(ctx, record, request).await? {
-                Handed::Started(_) | Handed::Reattempted => true,
-                Handed::Running => false,
-            },
-        )
+        Ok(match self.stage_and_start(ctx, record, request).await? {
+            Handed::Started(_) | Handed::Reattempted => true,
+            Handed::Running => false,
+        })
     }
 
     async fn stage_and_start(

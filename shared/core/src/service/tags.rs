@@ -44,10 +44,7 @@ pub(super) fn validate_tags(tags: &[Tag]) -> Result<Vec<Tag>> {
 }
 
 impl SecretsService {
-    pub(super) async fn tag_resource(
-        &self,
-        call: Authorized<TagResourceRequest>,
-    ) -> Result<Empty> {
+    pub(super) async fn tag_resource(&self, call: Authorized<TagResourceRequest>) -> Result<Empty> {
         let req = &call.request;
         let tags = validate_tags(
             req.tags

@@ -230,7 +230,9 @@ impl SecretsService {
                 Ok(respond(&record, stages))
             }
             None => {
-                let record = self.find_live_secret(ctx, Some(record.arn.as_str())).await?;
+                let record = self
+                    .find_live_secret(ctx, Some(record.arn.as_str()))
+                    .await?;
                 same_value_or_conflict(self, ctx, &record, &version_id, &value).await?;
                 let stages = record
                     .version(&version_id)
