@@ -236,6 +236,10 @@ async fn iam_mode_takes_the_caller_from_the_context_and_refuses_requests_without
     let mut env = ApiDeployment::function_env(&aws);
     env.retain(|(k, _)| !k.starts_with("COFFER_ROOT_"));
     env.push(("COFFER_AUTH_MODE".into(), "iam".into()));
+    // The operator's bootstrap identity (COFFER_IAM_ADMIN_ARN): an IAM identity of the account
+    // given secretsmanager:* and coffer:* there, never this server's root.
+    let admin_arn = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:role/coffer-admin");
+    env.push(("COFFER_IAM_ADMIN_ARN".into(), admin_arn.clone()));
     env.push((
         "COFFER_PAGING_SECRET".into(),
         "e2e paging secret, 32 characters".into(),
@@ -247,8 +251,23 @@ async fn iam_mode_takes_the_caller_from_the_context_and_refuses_requests_without
         emulator.init_error(FUNCTION)
     );
     let name = unique_name("iam");
-    let root = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:root");
+    // An account root that API Gateway verified is an IAM identity with the policies Coffer
+    // stores for it (none here), not this server's root: refused.
+    let account_root = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:root");
     let body = json!({"Name": name, "SecretString": "v1"});
+    let answer = emulator
+        .invoke(
+            FUNCTION,
+            &iam_event("CreateSecret", &body, Some(&account_root)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response_body(&answer)["__type"],
+        "AccessDeniedException",
+        "{answer}"
+    );
+    let root = admin_arn;
     let answer = emulator
         .invoke(FUNCTION, &iam_event("CreateSecret", &body, Some(&root)))
         .await
@@ -267,8 +286,8 @@ async fn iam_mode_takes_the_caller_from_the_context_and_refuses_requests_without
         "{answer}"
     );
     // An IAM user of the account: no identity policy stored for its ARN yet, so the read is
-    // denied; once root stores one (coffer.PutIamIdentityPolicy through the same IAM-authorized
-    // route), the read is allowed (docs/lambda.md).
+    // denied; once the admin identity stores one (coffer.PutIamIdentityPolicy through the same
+    // IAM-authorized route), the read is allowed (docs/lambda.md).
     let user = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:user/alice");
     let read_as_alice = iam_event("GetSecretValue", &json!({"SecretId": name}), Some(&user));
     let answer = emulator.invoke(FUNCTION, &read_as_alice).await.unwrap();

@@ -67,6 +67,59 @@ pub fn router(
     })
 }
 
+/// The identity policy `COFFER_IAM_ADMIN_ARN` gets in IAM mode: every Secrets Manager and admin
+/// action in its own account.
+const IAM_ADMIN_POLICY_NAME: &str = "coffer-iam-admin";
+
+/// IAM mode's bootstrap: API Gateway verified callers are never this server's root, so the
+/// operator names one IAM identity (`COFFER_IAM_ADMIN_ARN`, of the deployment's account) that
+/// is given an identity policy allowing `secretsmanager:*` and `coffer:*` there — stored as an
+/// `iam-identity` record, exactly as `coffer.PutIamIdentityPolicy` would. It stays an IAM
+/// identity of its account: it cannot name another account.
+pub async fn grant_iam_admin(
+    service: &SecretsService,
+    account_id: &str,
+    arn: &str,
+) -> Result<(), String> {
+    let account = coffer_core::iam_identity::parse_iam_arn_pattern(arn)
+        .map_err(|e| format!("COFFER_IAM_ADMIN_ARN: {}", e.message()))?;
+    if account != account_id {
+        return Err(format!(
+            "COFFER_IAM_ADMIN_ARN must name an identity of account {account_id} (COFFER_ACCOUNT_ID)"
+        ));
+    }
+    let Some(store) = service.principals() else {
+        return Err("COFFER_IAM_ADMIN_ARN needs the principal store".to_string());
+    };
+    let ports = service.ports();
+    let admin = coffer_core::admin::AdminService {
+        store: store.clone(),
+        keys: ports.keys.clone(),
+        clock: ports.clock.clone(),
+        random: ports.random.clone(),
+    };
+    let document = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["secretsmanager:*", "coffer:*"], "Resource": "*"}]});
+    let body = serde_json::json!({"IamArn": arn, "PolicyName": IAM_ADMIN_POLICY_NAME,
+        "PolicyDocument": document.to_string()});
+    let request = coffer_core::admin::parse_body(body.to_string().as_bytes())
+        .map_err(|e| e.message().to_string())?;
+    admin
+        .run(
+            &coffer_core::policy::PrincipalInfo::root(account_id),
+            coffer_core::operation::Operation::PutIamIdentityPolicy,
+            request,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "storing the policy of COFFER_IAM_ADMIN_ARN failed: {}",
+                e.message()
+            )
+        })
+}
+
 /// One event: convert, route, convert back.
 pub async fn handle(
     router: Router,

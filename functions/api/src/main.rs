@@ -17,6 +17,16 @@ async fn main() -> ExitCode {
         Ok(cold) => cold,
         Err(code) => return code,
     };
+    if let (coffer_aws::wiring::AuthMode::Iam, Ok(arn)) =
+        (&cold.settings.auth, std::env::var("COFFER_IAM_ADMIN_ARN"))
+    {
+        if let Err(message) =
+            gateway::grant_iam_admin(&cold.service, &cold.settings.account_id, &arn).await
+        {
+            eprintln!("{FUNCTION}: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     let router = gateway::router(&cold.settings, cold.service, cold.own_principals.as_ref());
     let handler = lambda_http::service_fn(move |event| gateway::handle(router.clone(), event));
     match lambda_http::run(handler).await {
