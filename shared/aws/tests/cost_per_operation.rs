@@ -368,6 +368,8 @@ struct Bench {
     clock: Arc<Clockwork>,
     random: Arc<Counter>,
     rows: Vec<String>,
+    /// The DynamoDB operations of the last measured call, in order.
+    last: Vec<String>,
 }
 
 impl Bench {
@@ -451,6 +453,7 @@ impl Bench {
             }
         }
         assert_eq!(consumed.requests as usize, requests.len(), "{label}");
+        self.last = requests.iter().map(|(op, _)| op.clone()).collect();
         self.rows.push(format!(
             "| {label} | {} ({}) | {} | {} | {} / {} | {kms} |",
             consumed.requests,
@@ -509,6 +512,7 @@ async fn cost_of_every_operation() {
         clock: Arc::new(Clockwork(AtomicI64::new(nanos.as_millis() as i64))),
         random: Arc::new(Counter(AtomicU64::new(nanos.as_nanos() as u64))),
         rows: Vec::new(),
+        last: Vec::new(),
     };
     let service = bench.service();
 
@@ -555,6 +559,8 @@ async fn cost_of_every_operation() {
         "GetSecretValue",
         id.clone()
     );
+    // Authorization loads the record with the current value; the operation reads nothing again.
+    assert_eq!(bench.last, ["GetItem"], "GetSecretValue by name: one GetItem");
     op!(
         "GetSecretValue by full ARN, warm",
         &cold,
@@ -569,6 +575,16 @@ async fn cost_of_every_operation() {
         json!({"SecretId": "orders-db", "SecretString": secret_string(1)})
     );
     let second_version = put["VersionId"].as_str().unwrap().to_string();
+    let reads_before_write = bench
+        .last
+        .iter()
+        .take_while(|op| !op.starts_with("TransactWrite"))
+        .count();
+    assert!(
+        reads_before_write <= 2,
+        "PutSecretValue: {reads_before_write} reads before its transaction ({:?})",
+        bench.last
+    );
     op!(
         "UpdateSecret, description only",
         s,
