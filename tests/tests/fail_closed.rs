@@ -212,7 +212,8 @@ async fn other_account_root_logged_in_with_iam_is_not_server_root() {
         &creds,
         &["secretsmanager", "get-secret-value", "--secret-id", &name],
     );
-    refused_with(&out, "AccessDeniedException", &name);
+    // The denial names the SecretId as sent (AWS's message); the value never appears.
+    refused_with(&out, "AccessDeniedException", "\"v1\"");
 
     // `coffer admin create-user --account <server account>` with the session.
     let create = Command::new(coffer_bin())

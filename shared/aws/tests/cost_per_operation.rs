@@ -560,7 +560,11 @@ async fn cost_of_every_operation() {
         id.clone()
     );
     // Authorization loads the record with the current value; the operation reads nothing again.
-    assert_eq!(bench.last, ["GetItem"], "GetSecretValue by name: one GetItem");
+    assert_eq!(
+        bench.last,
+        ["GetItem"],
+        "GetSecretValue by name: one GetItem"
+    );
     op!(
         "GetSecretValue by full ARN, warm",
         &cold,

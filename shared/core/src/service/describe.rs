@@ -76,6 +76,6 @@ impl SecretsService {
         call: Authorized<SecretIdRequest>,
     ) -> Result<DescribeSecretResponse> {
         let record = call.secret()?;
-        Ok(describe(&record))
+        Ok(describe(record))
     }
 }

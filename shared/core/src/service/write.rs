@@ -189,8 +189,8 @@ impl SecretsService {
             version_stages: stages,
         };
         if let Some(existing) = record.version(&version_id).filter(|v| v.has_value) {
-            same_value_or_conflict(self, ctx, &record, &version_id, &value).await?;
-            return Ok(respond(&record, stage_names(existing)));
+            same_value_or_conflict(self, ctx, record, &version_id, &value).await?;
+            return Ok(respond(record, stage_names(existing)));
         }
         let sealed = self
             .seal_value(
@@ -227,7 +227,7 @@ impl SecretsService {
                 if abandoned {
                     self.rotation_abandoned(ctx, &record.arn).await?;
                 }
-                Ok(respond(&record, stages))
+                Ok(respond(record, stages))
             }
             None => {
                 let record = self
@@ -285,7 +285,7 @@ impl SecretsService {
             None => None,
         };
         let resealed = if key_changes {
-            self.reseal_labelled_versions(ctx, &record, effective_key)
+            self.reseal_labelled_versions(ctx, record, effective_key)
                 .await?
         } else {
             vec![]
