@@ -193,7 +193,7 @@ async fn rest_api_events_signed_for_the_stage_path_or_a_custom_domain_are_served
     // A custom domain: the client signed `/`, the context path is `/`.
     let create = rest_event(
         "CreateSecret",
-        &json!({"Name": name, "SecretString": "v1"}),
+        &json!({"Name": name, "SecretString": "v1", "ClientRequestToken": token()}),
         "prod",
         "/",
     );
@@ -254,7 +254,7 @@ async fn iam_mode_takes_the_caller_from_the_context_and_refuses_requests_without
     // An account root that API Gateway verified is an IAM identity with the policies Coffer
     // stores for it (none here), not this server's root: refused.
     let account_root = format!("arn:aws:iam::{TEST_ACCOUNT_ID}:root");
-    let body = json!({"Name": name, "SecretString": "v1"});
+    let body = json!({"Name": name, "SecretString": "v1", "ClientRequestToken": token()});
     let answer = emulator
         .invoke(
             FUNCTION,

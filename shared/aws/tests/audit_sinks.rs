@@ -331,7 +331,9 @@ async fn scripted_session_reaches_cloudwatch_logs_eventbridge_and_metrics_intact
             .handle(
                 &ctx(request_id),
                 coffer_core::operation::Operation::from_name(op).expect("operation"),
-                body.to_string().as_bytes(),
+                coffer_testkit::builders::with_idempotency_token(op, body)
+                    .to_string()
+                    .as_bytes(),
             )
             .await;
         match out {

@@ -414,7 +414,9 @@ async fn call(service: &SecretsService, op: &str, body: Value) -> Value {
         .handle(
             &ctx,
             coffer_core::operation::Operation::from_name(op).expect("operation"),
-            body.to_string().as_bytes(),
+            coffer_testkit::builders::with_idempotency_token(op, body)
+                .to_string()
+                .as_bytes(),
         )
         .await
         .unwrap_or_else(|e| panic!("{op}: {}", e.code()))

@@ -40,6 +40,10 @@ pub enum Error {
     /// The `X-Amz-Target` names no operation.
     #[error("{0}")]
     UnknownOperation(String),
+    /// A member breaks a constraint of the model (AWS's protocol-level `ValidationException`,
+    /// e.g. a secret name with a character outside `[A-Za-z0-9/_+=.@!-]`).
+    #[error("{0}")]
+    Validation(String),
 }
 
 impl Error {
@@ -62,6 +66,7 @@ impl Error {
             Error::InternalServiceError(_) => "InternalServiceError",
             Error::Serialization(_) => "SerializationException",
             Error::UnknownOperation(_) => "UnknownOperationException",
+            Error::Validation(_) => "ValidationException",
         }
     }
 
@@ -83,7 +88,8 @@ impl Error {
             | Error::Throttling(m)
             | Error::InternalServiceError(m)
             | Error::Serialization(m)
-            | Error::UnknownOperation(m) => m,
+            | Error::UnknownOperation(m)
+            | Error::Validation(m) => m,
         }
     }
 

@@ -29,14 +29,25 @@ const NAME_PUNCTUATION: &str = "/_+=.@-!";
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SecretName(String);
 
+/// AWS's answer to a secret name with a character outside `[A-Za-z0-9/_+=.@!-]`.
+pub const INVALID_NAME: &str = "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!";
+
+/// True when every character of `name` may appear in a secret name.
+fn has_name_characters_only(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || NAME_PUNCTUATION.contains(c))
+}
+
 impl SecretName {
+    /// A name of 1 to 512 characters of `[A-Za-z0-9/_+=.@!-]`: a bad character is AWS's
+    /// `ValidationException`, a bad length `InvalidParameterException`.
     pub fn parse(name: &str) -> Result<Self> {
-        let valid_chars = name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || NAME_PUNCTUATION.contains(c));
-        if name.is_empty() || name.len() > 512 || !valid_chars {
+        if !has_name_characters_only(name) {
+            return Err(Error::Validation(INVALID_NAME.to_string()));
+        }
+        if name.is_empty() || name.len() > 512 {
             return Err(Error::invalid_parameter(
-                "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+                "Invalid name: it must be between 1 and 512 characters long.",
             ));
         }
         Ok(SecretName(name.to_string()))
@@ -124,6 +135,9 @@ impl SecretId {
                 },
                 resource: parts[5].to_string(),
             });
+        }
+        if !has_name_characters_only(id) {
+            return Err(Error::Validation(INVALID_NAME.to_string()));
         }
         Ok(SecretId::Name(id.to_string()))
     }
@@ -214,10 +228,13 @@ mod tests {
 
     #[test]
     fn secret_name_with_space_is_rejected() {
-        assert!(matches!(
-            SecretName::parse("a b"),
-            Err(Error::InvalidParameter(_))
-        ));
+        // AWS answers ValidationException with its exact message (issue #13).
+        for bad in ["a b", "star*", "q?", "br]", "back\\slash"] {
+            let e = SecretName::parse(bad).unwrap_err();
+            assert_eq!(e, Error::Validation(INVALID_NAME.to_string()), "{bad}");
+            let e = SecretId::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "ValidationException", "{bad}");
+        }
         assert!(SecretName::parse("prod/db-1_x+y=z.w@q!").is_ok());
         assert!(SecretName::parse(&"a".repeat(513)).is_err());
     }

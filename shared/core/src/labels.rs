@@ -8,7 +8,7 @@
 
 use crate::clock::{Timestamp, MILLIS_PER_DAY};
 use crate::error::{Error, Result};
-use crate::ids::{StageLabel, VersionId, AWSCURRENT, AWSPREVIOUS};
+use crate::ids::{StageLabel, VersionId, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use crate::model::SecretRecord;
 
 /// Labels one version may carry (`SecretVersionStagesType` max).
@@ -59,6 +59,11 @@ pub fn move_label(record: &mut SecretRecord, target: &VersionId, label: &StageLa
         if let Some(previous_current) = holder {
             remove_everywhere(record, AWSPREVIOUS);
             attach(record, &previous_current, &StageLabel::previous())?;
+            // AWS: a version that carried AWSPENDING beside AWSCURRENT (a finished rotation
+            // keeps it) loses it when AWSCURRENT moves off: it is AWSPREVIOUS only.
+            if let Some(v) = record.version_mut(&previous_current) {
+                v.stages.retain(|s| s.as_str() != AWSPENDING);
+            }
         }
     }
     check_label_count(record, target)
@@ -134,6 +139,7 @@ mod tests {
             kms_key_id: None,
             secret_type: None,
             tags: vec![],
+            had_tags: false,
             rotation: RotationConfig::default(),
             policies: vec![],
             created: Timestamp(0),

@@ -84,6 +84,10 @@ pub struct SecretRecord {
     pub kms_key_id: Option<String>,
     pub secret_type: Option<String>,
     pub tags: Vec<Tag>,
+    /// True once the secret has had a tag: DescribeSecret then answers `"Tags": []` after the
+    /// last one is removed, as AWS does (absent in records written before this field).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub had_tags: bool,
     pub rotation: RotationConfig,
     pub policies: Vec<ResourcePolicy>,
     pub created: Timestamp,

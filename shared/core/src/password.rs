@@ -96,6 +96,13 @@ pub fn generate_password(spec: &PasswordSpec, rng: &dyn RandomSource) -> Result<
     .collect();
 
     let mut alphabet: Vec<u8> = types.concat();
+    // IncludeSpace adds the space to the alphabet (unless ExcludeCharacters lists it), so any
+    // position can be a space. Decision: the space is *not* one of the types that
+    // RequireEachIncludedType guarantees. The API reference documents IncludeSpace as "If you
+    // include this switch, the password can contain space characters" (can, not must) and
+    // RequireEachIncludedType as "include at least one upper and lowercase letter, one number,
+    // and one punctuation", an enumeration without the space. (The service example's wording
+    // "flags to require spaces" is loose prose about the same request, not a member contract.)
     if spec.include_space && keep(&b' ') {
         alphabet.push(b' ');
     }
@@ -699,6 +706,213 @@ mod tests {
             for n in row {
                 // sd = sqrt(8000 * 1/4 * 3/4) ~ 38.7; allow 5 sd.
                 assert!((f64::from(n) - expected).abs() < 200.0, "{counts:?}");
+            }
+        }
+    }
+
+    /// One row of the condition table: the four `Exclude*` flags, `IncludeSpace` and
+    /// `RequireEachIncludedType`, decoded from the six bits of `mask`.
+    #[derive(Debug, Clone, Copy)]
+    struct Condition {
+        exclude_lowercase: bool,
+        exclude_uppercase: bool,
+        exclude_numbers: bool,
+        exclude_punctuation: bool,
+        include_space: bool,
+        require_each_included_type: bool,
+    }
+
+    impl Condition {
+        fn all() -> impl Iterator<Item = Condition> {
+            (0u32..64).map(|mask| Condition {
+                exclude_lowercase: mask & 1 != 0,
+                exclude_uppercase: mask & 2 != 0,
+                exclude_numbers: mask & 4 != 0,
+                exclude_punctuation: mask & 8 != 0,
+                include_space: mask & 16 != 0,
+                require_each_included_type: mask & 32 != 0,
+            })
+        }
+
+        fn spec(self, length: i64, exclude_characters: &str) -> PasswordSpec {
+            PasswordSpec {
+                length,
+                exclude_characters: exclude_characters.into(),
+                exclude_numbers: self.exclude_numbers,
+                exclude_punctuation: self.exclude_punctuation,
+                exclude_uppercase: self.exclude_uppercase,
+                exclude_lowercase: self.exclude_lowercase,
+                include_space: self.include_space,
+                require_each_included_type: self.require_each_included_type,
+            }
+        }
+
+        /// The documented types left by the flags (the space is not a type).
+        fn types(self) -> Vec<&'static str> {
+            [
+                (LOWERCASE, self.exclude_lowercase),
+                (UPPERCASE, self.exclude_uppercase),
+                (DIGITS, self.exclude_numbers),
+                (PUNCTUATION, self.exclude_punctuation),
+            ]
+            .into_iter()
+            .filter(|(_, excluded)| !excluded)
+            .map(|(set, _)| set)
+            .collect()
+        }
+
+        /// Every class that may appear: the types plus the space with IncludeSpace.
+        fn classes(self) -> Vec<&'static str> {
+            let mut classes = self.types();
+            if self.include_space {
+                classes.push(" ");
+            }
+            classes
+        }
+    }
+
+    fn assert_no_character_left(err: &Error, cond: Condition) {
+        assert_eq!(err.code(), "InvalidParameterException", "{cond:?}: {err}");
+        assert_eq!(
+            err,
+            &Error::InvalidParameter(
+                "The password cannot be generated because every character type is excluded.".into()
+            ),
+            "{cond:?}"
+        );
+    }
+
+    #[test]
+    fn random_password_condition_outcome_long_password_every_combination() {
+        let rng = SeededRandom::new(20);
+        for cond in Condition::all() {
+            let classes = cond.classes();
+            let result = generate_password(&cond.spec(4096, ""), &rng);
+            if classes.is_empty() {
+                assert_no_character_left(&result.unwrap_err(), cond);
+                continue;
+            }
+            let p = result.unwrap_or_else(|e| panic!("{cond:?}: {e}"));
+            assert_eq!(p.len(), 4096, "{cond:?}");
+            let allowed: String = classes.concat();
+            assert!(
+                p.chars().all(|c| allowed.contains(c)),
+                "{cond:?}: a character outside {allowed:?}"
+            );
+            // 4096 draws: a class of k of n characters is missed with probability
+            // (1 - k/n)^4096 <= (94/95)^4096 ~ 1e-19, so every allowed class shows up,
+            // the space included.
+            for class in &classes {
+                assert!(count_in(&p, class) > 0, "{cond:?}: no {class:?}");
+            }
+            assert_eq!(p.contains(' '), cond.include_space, "{cond:?}");
+        }
+    }
+
+    #[test]
+    fn random_password_condition_outcome_short_password_every_combination() {
+        let rng = SeededRandom::new(21);
+        for cond in Condition::all() {
+            let types = cond.types();
+            let allowed: String = cond.classes().concat();
+            if allowed.is_empty() {
+                for length in [1, 4, 32] {
+                    let err = generate_password(&cond.spec(length, ""), &rng).unwrap_err();
+                    assert_no_character_left(&err, cond);
+                }
+                continue;
+            }
+            let required = if cond.require_each_included_type {
+                types.len()
+            } else {
+                0
+            };
+            // Shortest accepted length: one of each required type (at least one character).
+            let shortest = required.max(1);
+            for _ in 0..50 {
+                let p = generate_password(&cond.spec(shortest as i64, ""), &rng)
+                    .unwrap_or_else(|e| panic!("{cond:?}: {e}"));
+                assert_eq!(p.len(), shortest, "{cond:?}");
+                assert!(p.chars().all(|c| allowed.contains(c)), "{cond:?}: {p:?}");
+                if cond.require_each_included_type {
+                    for set in &types {
+                        assert!(count_in(&p, set) >= 1, "{cond:?}: no {set:?} in {p:?}");
+                    }
+                }
+                // Length 8 leaves room beyond the required types; they still all appear.
+                let p = generate_password(&cond.spec(8, ""), &rng).unwrap();
+                assert!(p.chars().all(|c| allowed.contains(c)), "{cond:?}: {p:?}");
+                if cond.require_each_included_type {
+                    for set in &types {
+                        assert!(count_in(&p, set) >= 1, "{cond:?}: no {set:?} in {p:?}");
+                    }
+                }
+            }
+            // One character fewer than the required types is rejected.
+            if required >= 2 {
+                let err = generate_password(&cond.spec(required as i64 - 1, ""), &rng).unwrap_err();
+                assert_eq!(
+                    err,
+                    Error::InvalidParameter(
+                        "Password length is too short based on the required types.".into()
+                    ),
+                    "{cond:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn random_password_condition_outcome_exclude_characters_removes_space() {
+        let rng = SeededRandom::new(22);
+        for cond in Condition::all() {
+            let allowed: String = cond.types().concat();
+            let result = generate_password(&cond.spec(4096, " "), &rng);
+            if allowed.is_empty() {
+                // IncludeSpace with the space excluded by character leaves nothing.
+                assert_no_character_left(&result.unwrap_err(), cond);
+                continue;
+            }
+            let p = result.unwrap_or_else(|e| panic!("{cond:?}: {e}"));
+            assert!(!p.contains(' '), "{cond:?}");
+            assert!(p.chars().all(|c| allowed.contains(c)), "{cond:?}");
+            for set in cond.types() {
+                assert!(count_in(&p, set) > 0, "{cond:?}: no {set:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn random_password_condition_outcome_exclude_characters_empties_types() {
+        // Every letter and digit excluded by character: only punctuation (and the space with
+        // IncludeSpace) can remain, whatever the flags say about letters and digits.
+        let rng = SeededRandom::new(23);
+        let letters_and_digits = format!("{LOWERCASE}{UPPERCASE}{DIGITS}");
+        for cond in Condition::all() {
+            let mut allowed = String::new();
+            if !cond.exclude_punctuation {
+                allowed.push_str(PUNCTUATION);
+            }
+            if cond.include_space {
+                allowed.push(' ');
+            }
+            let result = generate_password(&cond.spec(4096, &letters_and_digits), &rng);
+            if allowed.is_empty() {
+                assert_no_character_left(&result.unwrap_err(), cond);
+                continue;
+            }
+            let p = result.unwrap_or_else(|e| panic!("{cond:?}: {e}"));
+            assert!(p.chars().all(|c| allowed.contains(c)), "{cond:?}");
+            assert_eq!(p.contains(' '), cond.include_space, "{cond:?}");
+            assert_eq!(
+                count_in(&p, PUNCTUATION) > 0,
+                !cond.exclude_punctuation,
+                "{cond:?}"
+            );
+            // At most one type (punctuation) is left, so length 1 always suffices.
+            let one = generate_password(&cond.spec(1, &letters_and_digits), &rng).unwrap();
+            if cond.require_each_included_type && !cond.exclude_punctuation {
+                assert_eq!(count_in(&one, PUNCTUATION), 1, "{cond:?}: {one:?}");
             }
         }
     }

@@ -91,6 +91,7 @@ pub fn sample_record(scope: &Scope, name: &str) -> SecretRecord {
         kms_key_id: None,
         secret_type: None,
         tags: vec![],
+        had_tags: false,
         rotation: RotationConfig::default(),
         policies: vec![],
         created: T0,
@@ -141,4 +142,23 @@ pub fn scheduled_for_deletion(
     record.deleted = Some(deleted);
     record.purge_after = Some(purge_after);
     record
+}
+
+/// `body` with a fresh `ClientRequestToken` when `operation` creates versions and the body has
+/// none — what the AWS SDKs and the CLI do for the model's idempotency tokens, so that tests which
+/// call the service with raw JSON behave like real clients (a raw call without one is refused).
+pub fn with_idempotency_token(operation: &str, mut body: serde_json::Value) -> serde_json::Value {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let creates_versions = matches!(
+        operation,
+        "CreateSecret" | "PutSecretValue" | "UpdateSecret" | "RotateSecret"
+    );
+    if let (true, Some(object)) = (creates_versions, body.as_object_mut()) {
+        object.entry("ClientRequestToken").or_insert_with(|| {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            serde_json::Value::String(format!("00000000-0000-4000-8000-{n:012}"))
+        });
+    }
+    body
 }

@@ -67,7 +67,9 @@ impl TemplateRotator {
             .handle(
                 &service_context(scope(), "rotator"),
                 coffer_core::operation::Operation::from_name(op).expect("operation"),
-                body.to_string().as_bytes(),
+                coffer_testkit::builders::with_idempotency_token(op, body)
+                    .to_string()
+                    .as_bytes(),
             )
             .await
             .map_err(|e| e.code().to_string())

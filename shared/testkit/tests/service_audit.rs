@@ -86,7 +86,9 @@ impl Fixture {
             .handle(
                 &ctx(request_id),
                 coffer_core::operation::Operation::from_name(op).expect("operation"),
-                body.to_string().as_bytes(),
+                coffer_testkit::builders::with_idempotency_token(op, body)
+                    .to_string()
+                    .as_bytes(),
             )
             .await
             .map_err(|e| e.code().to_string())

@@ -25,7 +25,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::DecryptionFailure(_)
         | Error::Throttling(_)
         | Error::Serialization(_)
-        | Error::UnknownOperation(_) => StatusCode::BAD_REQUEST,
+        | Error::UnknownOperation(_)
+        | Error::Validation(_) => StatusCode::BAD_REQUEST,
     }
 }
 

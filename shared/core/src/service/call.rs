@@ -7,6 +7,7 @@
 //! only members of the operation's shape are in it, so a member the model does not define never
 //! takes part in a decision, and secret values are in it only as a redaction marker.
 
+use super::write::{check_description, check_kms_key_id, check_secret_type, value_from};
 use crate::api::{
     BatchGetSecretValueRequest, CreateSecretRequest, DeleteSecretRequest, GetRandomPasswordRequest,
     GetSecretValueRequest, ListResourcePoliciesRequest, ListSecretVersionIdsRequest,
@@ -15,7 +16,7 @@ use crate::api::{
     UpdateSecretRequest, UpdateSecretVersionStageRequest, ValidateResourcePolicyRequest,
 };
 use crate::error::{Error, Result};
-use crate::ids::{SecretId, AWSCURRENT};
+use crate::ids::{SecretId, SecretName, VersionId, AWSCURRENT};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -45,13 +46,22 @@ pub(crate) trait SecretsRequest: DeserializeOwned + Serialize + Send + Sync {
     }
 
     /// Checks what can be checked without storage: required members and identifier syntax.
-    /// Runs before authorization and before any lookup, as AWS validates first.
+    /// Runs before authorization and before any lookup, as AWS validates first (protocol and
+    /// shape -> parameters -> authorization -> lookup -> state).
     fn validate(&self) -> Result<()> {
         match (self.secret_id(), self.requires_secret_id()) {
-            (None, true) => Err(Error::invalid_parameter("You must specify SecretId.")),
-            (Some(id), _) => SecretId::parse(id).map(|_| ()),
-            (None, false) => Ok(()),
+            (None, true) => return Err(Error::invalid_parameter("You must specify SecretId.")),
+            (Some(id), _) => {
+                SecretId::parse(id)?;
+            }
+            (None, false) => {}
         }
+        self.validate_members()
+    }
+
+    /// The operation's own parameter checks (after `SecretId`'s).
+    fn validate_members(&self) -> Result<()> {
+        Ok(())
     }
 
     /// The request as JSON: members of the shape only, absent members left out, secret values
@@ -120,8 +130,57 @@ names_a_secret!(
     ResourcePolicyRequest,
     PutResourcePolicyRequest,
     ListResourcePoliciesRequest,
-    RotateSecretRequest,
 );
+
+impl SecretsRequest for RotateSecretRequest {
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_deref()
+    }
+    fn requires_secret_id(&self) -> bool {
+        true
+    }
+    fn validate_members(&self) -> Result<()> {
+        require_token(
+            self.client_request_token.as_deref(),
+            Error::InvalidParameter,
+        )?;
+        match self.rotation_lambda_arn.as_deref() {
+            Some(function) if !function.is_empty() && !is_invocable_function(function) => {
+                Err(Error::AccessDenied(LAMBDA_NOT_INVOCABLE.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// AWS's answer to a `RotationLambdaARN` it cannot invoke; nothing about the secret changes.
+pub(crate) const LAMBDA_NOT_INVOCABLE: &str = "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.";
+
+/// A Lambda function ARN (`arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`)
+/// or, for the local server's built-in rotators, a bare function name.
+fn is_invocable_function(function: &str) -> bool {
+    let name_ok = |n: &str| {
+        (1..=64).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !function.starts_with("arn:") {
+        return name_ok(function);
+    }
+    let parts: Vec<&str> = function.split(':').collect();
+    matches!(parts.len(), 7 | 8)
+        && parts[2] == "lambda"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "function"
+        && name_ok(parts[6])
+        && parts.get(7).is_none_or(|q| {
+            !q.is_empty()
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$')
+        })
+}
 
 impl SecretsRequest for GetSecretValueRequest {
     fn secret_id(&self) -> Option<&str> {
@@ -152,6 +211,19 @@ impl SecretsRequest for PutSecretValueRequest {
     fn carries_value(&self) -> bool {
         true
     }
+    fn validate_members(&self) -> Result<()> {
+        if self.secret_string.is_none() && self.secret_binary.is_none() {
+            return Err(Error::invalid_request(
+                "You must provide either SecretString or SecretBinary.",
+            ));
+        }
+        value_from(
+            self.secret_string.as_ref(),
+            self.secret_binary.as_ref(),
+            true,
+        )?;
+        require_token(self.client_request_token.as_deref(), Error::InvalidRequest)
+    }
 }
 
 impl SecretsRequest for UpdateSecretRequest {
@@ -164,6 +236,20 @@ impl SecretsRequest for UpdateSecretRequest {
     fn carries_value(&self) -> bool {
         self.secret_string.is_some() || self.secret_binary.is_some()
     }
+    fn validate_members(&self) -> Result<()> {
+        let value = value_from(
+            self.secret_string.as_ref(),
+            self.secret_binary.as_ref(),
+            false,
+        )?;
+        check_description(self.description.as_deref())?;
+        check_secret_type(self.secret_type.as_deref())?;
+        check_kms_key_id(self.kms_key_id.as_deref())?;
+        match value {
+            Some(_) => require_token(self.client_request_token.as_deref(), Error::InvalidRequest),
+            None => optional_token(self.client_request_token.as_deref()),
+        }
+    }
 }
 
 impl SecretsRequest for ValidateResourcePolicyRequest {
@@ -172,8 +258,47 @@ impl SecretsRequest for ValidateResourcePolicyRequest {
     }
 }
 
-/// Shapes that name no single secret (CreateSecret names one that does not exist yet).
-impl SecretsRequest for CreateSecretRequest {}
+impl SecretsRequest for CreateSecretRequest {
+    fn validate_members(&self) -> Result<()> {
+        SecretName::parse(
+            self.name
+                .as_deref()
+                .ok_or_else(|| Error::invalid_parameter("You must specify Name."))?,
+        )?;
+        let value = value_from(
+            self.secret_string.as_ref(),
+            self.secret_binary.as_ref(),
+            false,
+        )?;
+        check_description(self.description.as_deref())?;
+        check_secret_type(self.secret_type.as_deref())?;
+        check_kms_key_id(self.kms_key_id.as_deref())?;
+        match value {
+            Some(_) => require_token(self.client_request_token.as_deref(), Error::InvalidRequest),
+            None => optional_token(self.client_request_token.as_deref()),
+        }
+    }
+}
+
+/// AWS's answer to a call that would create a version without `ClientRequestToken` (the SDKs and
+/// the CLI always fill one in; raw clients meet this).
+pub(crate) const TOKEN_REQUIRED: &str =
+    "You must provide a ClientRequestToken value. We recommend a UUID-type value.";
+
+/// A version-creating call's `ClientRequestToken`: present (refused with `missing` otherwise,
+/// whose error code differs by operation) and well-formed.
+fn require_token(token: Option<&str>, missing: fn(String) -> Error) -> Result<()> {
+    let token = token.ok_or_else(|| missing(TOKEN_REQUIRED.to_string()))?;
+    VersionId::parse(token, "ClientRequestToken").map(|_| ())
+}
+
+fn optional_token(token: Option<&str>) -> Result<()> {
+    token.map_or(Ok(()), |t| {
+        VersionId::parse(t, "ClientRequestToken").map(|_| ())
+    })
+}
+
+// Shapes that name no single secret.
 impl SecretsRequest for BatchGetSecretValueRequest {}
 impl SecretsRequest for ListSecretsRequest {}
 impl SecretsRequest for GetRandomPasswordRequest {}

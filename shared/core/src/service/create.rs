@@ -96,6 +96,7 @@ impl SecretsService {
             description: req.description.clone(),
             kms_key_id: req.kms_key_id.clone().filter(|k| !k.is_empty()),
             secret_type: req.secret_type.clone(),
+            had_tags: !tags.is_empty(),
             tags: tags
                 .into_iter()
                 .map(|t| Tag {
@@ -146,10 +147,9 @@ impl SecretsService {
         value: Option<&crate::value::SecretValue>,
     ) -> Result<CreateSecretResponse> {
         if existing.is_scheduled_for_deletion() {
-            return Err(Error::invalid_request(format!(
-                "You can't create this secret because a secret with this name is already scheduled for deletion: {}",
-                existing.name
-            )));
+            return Err(Error::invalid_request(
+                "You can't create this secret because a secret with this name is already scheduled for deletion.",
+            ));
         }
         let exists = || {
             Error::ResourceExists(format!(

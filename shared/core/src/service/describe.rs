@@ -31,7 +31,8 @@ pub(super) fn describe(record: &SecretRecord) -> DescribeSecretResponse {
         arn: record.arn.to_string(),
         name: record.name.to_string(),
         secret_type: record.secret_type.clone(),
-        description: record.description.clone(),
+        // A description set to "" is not shown, as AWS omits it.
+        description: record.description.clone().filter(|d| !d.is_empty()),
         kms_key_id: record.kms_key_id.clone(),
         rotation_enabled: rotation.configured.then_some(rotation.enabled),
         rotation_lambda_arn: rotation.lambda_arn.clone(),
@@ -52,7 +53,7 @@ pub(super) fn describe(record: &SecretRecord) -> DescribeSecretResponse {
         last_accessed_date: record.last_accessed,
         deleted_date: record.deleted,
         next_rotation_date: rotation.next_rotation.filter(|_| rotation.enabled),
-        tags: (!record.tags.is_empty()).then(|| {
+        tags: (record.had_tags || !record.tags.is_empty()).then(|| {
             record
                 .tags
                 .iter()

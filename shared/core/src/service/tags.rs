@@ -52,6 +52,7 @@ impl SecretsService {
                 .ok_or_else(|| Error::invalid_parameter("You must specify Tags."))?,
         )?;
         self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
+            r.had_tags |= !tags.is_empty();
             for t in &tags {
                 match r.tags.iter_mut().find(|o| o.key == t.key) {
                     Some(existing) => existing.value = t.value.clone(),
@@ -85,6 +86,7 @@ impl SecretsService {
             check_key(k)?;
         }
         self.mutate_authorized(&call, DeletedSecrets::Refuse, |r| {
+            r.had_tags |= !r.tags.is_empty();
             r.tags.retain(|t| !keys.contains(&t.key));
             Ok(Change::Write(Empty {}, VersionWrites::default()))
         })

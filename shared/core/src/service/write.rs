@@ -72,7 +72,7 @@ pub(super) fn check_secret_type(secret_type: Option<&str>) -> Result<()> {
     }
 }
 
-fn check_kms_key_id(kms_key_id: Option<&str>) -> Result<()> {
+pub(super) fn check_kms_key_id(kms_key_id: Option<&str>) -> Result<()> {
     match kms_key_id {
         Some(k) if k.len() > 2048 => Err(Error::invalid_parameter(
             "Invalid KmsKeyId: it must be at most 2048 characters long.",
@@ -126,10 +126,16 @@ pub(super) async fn same_value_or_conflict(
     if same {
         Ok(())
     } else {
-        Err(Error::ResourceExists(
-            "You can't modify an existing version, you can only create a new version.".to_string(),
-        ))
+        Err(token_in_use(record, version))
     }
+}
+
+/// AWS's answer to a `ClientRequestToken` reused for a different value.
+pub(super) fn token_in_use(record: &SecretRecord, version: &VersionId) -> Error {
+    Error::ResourceExists(format!(
+        "You can't use ClientRequestToken {version} because that value is already in use for a version of secret {}.",
+        record.arn
+    ))
 }
 
 fn stage_names(v: &VersionMeta) -> Vec<String> {
@@ -260,10 +266,15 @@ impl SecretsService {
             false,
         )?;
         let version_id = self.version_id_from_token(req.client_request_token.as_deref())?;
-        if value.is_some() && record.version(&version_id).is_some() {
-            return Err(Error::ResourceExists(
-                "A version with this ClientRequestToken already exists; you can't modify an existing version.".into(),
-            ));
+        let stored = record.version(&version_id).filter(|v| v.has_value);
+        if let (Some(value), Some(_)) = (&value, stored) {
+            // A retry: the same token and value succeed without a new version.
+            same_value_or_conflict(self, ctx, record, &version_id, value).await?;
+            return Ok(ArnNameVersion {
+                arn: record.arn.to_string(),
+                name: record.name.to_string(),
+                version_id: Some(version_id.to_string()),
+            });
         }
         let new_key = req
             .kms_key_id
@@ -400,6 +411,11 @@ impl SecretsService {
                         )));
                     }
                     if let Some(h) = holder.as_ref().filter(|h| *h != target) {
+                        if remove_from.is_none() && label.as_str() == AWSCURRENT {
+                            return Err(Error::invalid_parameter(format!(
+                                "The parameter RemoveFromVersionId can't be empty. Staging label AWSCURRENT is currently attached to version {h}, so you must explicitly reference that version in RemoveFromVersionId."
+                            )));
+                        }
                         if remove_from.as_ref() != Some(h) {
                             return Err(Error::invalid_parameter(format!(
                                 "The staging label {label} is currently attached to version {h}, but you have not specified that version in RemoveFromVersionId."
