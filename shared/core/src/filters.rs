@@ -21,7 +21,7 @@
 //!   Description: "Matches the words in secret descriptions, not case-sensitive. For example,
 //!   Description: My Description matches ... My Description, my description, My basic
 //!   description, Description of my secret." Tag keys / tag values: "Matches the beginning of tag
-//!   keys [values]; case-sensitive. For example, Tag key: Prod returns secrets with the tag
+//!   keys (values); case-sensitive. For example, Tag key: Prod returns secrets with the tag
 //!   Production and Prod1, but not secrets with the tag prod or 1 Prod." Owning service: "Matches
 //!   the beginning of the managing service ID prefix, not case-sensitive."
 //! - Responses recorded from AWS by moto's `tests/test_secretsmanager/test_list_secrets.py`
@@ -74,9 +74,12 @@
 //! (case changes and punctuation included), which is what is implemented (a value without case
 //! changes or punctuation splits at spaces only, as the issue says). The issue's separators are
 //! `/_+=.@-`; the User Guide ignores every special character (`#` and `:` too) and also splits
-//! between letters and digits: the guide is followed. For `owning-service` the API reference
-//! says case-sensitive and the User Guide not case-sensitive; the guide, the more specific of
-//! the two, is followed (moot in Coffer, see below). The docs do not say how negated and plain
+//! between letters and digits: the guide is followed. The guide's console example ("My_Secret
+//! matches secrets with the word my or secret") reads as *any* word; the issue and the recorded
+//! AWS responses (`d t` finds only the secret described `DescTwo`, though `t` alone finds
+//! others; `SomeSecret` finds no `Secret...`) say *every* word, which is implemented. For
+//! `owning-service` the API reference says case-sensitive and the User Guide not case-sensitive;
+//! the guide, the more specific of the two, is followed (moot in Coffer, see below). The docs do not say how negated and plain
 //! values of one filter combine; the rule above (plain values ORed, negations ANDed) is Coffer's
 //! choice.
 //!
