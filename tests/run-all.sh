@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Run every test: formatting, lints, the dependency rule, the build, the whole workspace's
-# tests (including the end-to-end suite against a spawned `coffer`), the AWS CLI smoke
-# test against a freshly started server, and then the AWS backend on moto's server: the
-# coffer-aws contract suites, and the whole end-to-end suite a second time against
-# `coffer serve --backend aws` (docs/aws-backend-testing.md).
+# Run every test: formatting, lints, the dependency rule, one build of every binary and test
+# binary (all features, reused by every pass below), the whole workspace's tests (including
+# the end-to-end suite against a spawned `coffer`), the AWS CLI smoke test against a freshly
+# started server, and then the AWS backend on moto's server: the coffer-aws contract suites,
+# and the end-to-end suite against `coffer serve --backend aws` and through the `api` Lambda
+# function, those two passes side by side, each on a moto of its own
+# (docs/aws-backend-testing.md).
 #
 # Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv, postgresql,
 # mariadb-server; their services are never started) only when
@@ -13,8 +15,8 @@
 # Environment:
 #   SKIP_INSTALL=1   do not install anything (use what is there)
 #   SKIP_LINT=1      skip cargo fmt and clippy (for quick local iterations; CI never sets it)
-#   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` and for the AWS-backend
-#                    run of the end-to-end suite (e.g. "-- --test-threads=1")
+#   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` (e.g. "-- --test-threads=1");
+#                    the AWS passes run the built test binaries directly, with TEST_BIN_ARGS
 #   SKIP_AWS=1       stop after the embedded backend (for quick local iterations; CI never sets it)
 set -euo pipefail
 
@@ -25,6 +27,7 @@ RUN_START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-run-all.XXXXXX")"
 SERVER_PID=""
 MOTO_PID=""
+MOTO2_PID=""
 stop_pid() {
   local pid="$1"
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
@@ -36,6 +39,7 @@ stop_pid() {
 cleanup() {
   stop_pid "$SERVER_PID"
   stop_pid "$MOTO_PID"
+  stop_pid "$MOTO2_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -140,13 +144,9 @@ else
   section "cargo fmt --all --check"
   cargo fmt --all --check || die "formatting differs: run cargo fmt --all"
 
-  section "cargo clippy --workspace --all-targets -- -D warnings"
-  cargo clippy --workspace --all-targets -- -D warnings || die "clippy found problems"
-
-  section "cargo clippy -p coffer --features aws --all-targets -- -D warnings"
-  # The binary's AWS backend is behind a feature the workspace lint does not enable.
-  cargo clippy -p coffer --features aws --all-targets -- -D warnings ||
-    die "clippy found problems in the aws feature of coffer"
+  section "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+  # One lint over everything, the AWS backend of the binary (feature `aws`) included.
+  cargo clippy --workspace --all-targets --all-features -- -D warnings || die "clippy found problems"
 fi
 
 section "dependency rule: coffer-core stays pure"
@@ -165,11 +165,38 @@ if [[ -n "$FORBIDDEN" ]]; then
 fi
 echo "coffer-core: $(wc -l <<<"$TREE") crates in its normal dependency tree, none forbidden"
 
-section "cargo build -p coffer"
-cargo build -p coffer
+section "build every binary and test binary (all features, reused by every pass)"
+# One feature set for the whole run: the passes below reuse these artifacts instead of each
+# `-p` build compiling its own variant. `coffer` is built with the AWS backend (feature `aws`);
+# it runs embedded unless told otherwise.
+cargo build --workspace --all-features --bins || die "cargo build --workspace --all-features failed"
+cargo test --workspace --all-features --no-run --message-format=json-render-diagnostics \
+  >"$WORK/build.json" || die "building the test binaries failed"
 COFFER_BIN="$ROOT/target/debug/coffer"
 [[ -x "$COFFER_BIN" ]] || die "no binary at $COFFER_BIN"
 export COFFER_BIN
+# The test executables of one package (integration tests and the library's unit tests).
+test_binaries() {
+  jq -r --arg pkg "#$1@" 'select(.reason == "compiler-artifact" and .executable != null
+      and .profile.test and (.package_id | contains($pkg))) | .executable' "$WORK/build.json"
+}
+mapfile -t E2E_BINS < <(test_binaries coffer-e2e)
+mapfile -t AWS_BINS < <(test_binaries coffer-aws)
+[[ ${#E2E_BINS[@]} -gt 0 && ${#AWS_BINS[@]} -gt 0 ]] || die "no test binaries found in the build"
+echo "built: $COFFER_BIN, ${#E2E_BINS[@]} end-to-end and ${#AWS_BINS[@]} coffer-aws test binaries"
+
+# Runs test binaries in directory $1 (the package root, as cargo would), the rest of the
+# arguments being the binaries; every output line goes to stdout. Fails when one fails.
+run_test_binaries() {
+  local dir="$1" status=0 bin
+  shift
+  for bin in "$@"; do
+    echo "     Running $(basename "$bin")"
+    # shellcheck disable=SC2086
+    (cd "$dir" && "$bin" ${TEST_BIN_ARGS:-}) 2>&1 || status=1
+  done
+  return $status
+}
 
 section "cargo test --workspace"
 # The end-to-end suite spawns $COFFER_BIN itself; make sure it does not target an endpoint
@@ -179,7 +206,7 @@ unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
 # coffer-aws tests and the AWS-only e2e tests skip without them).
 unset COFFER_E2E_BACKEND COFFER_TEST_AWS_ENDPOINT
 # shellcheck disable=SC2086
-cargo test --workspace ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test.log"
+cargo test --workspace --all-features ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test.log"
 read -r TESTS_PASSED TESTS_FAILED TESTS_IGNORED < <(
   awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}' "$WORK/cargo-test.log"
 )
@@ -229,22 +256,31 @@ if [[ "${SKIP_AWS:-0}" == 1 ]]; then
   echo "SKIP_AWS=1: not running the AWS backend on moto"
 else
   # -------------------------------------------------------------------------------------------
-  section "moto server"
-  MOTO_PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-  # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional writes).
-  .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-  MOTO_PID=$!
-  moto_reset() {
-    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$MOTO_URL/moto-api/reset" 2>/dev/null)" == 200 ]]
+  section "moto servers"
+  # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional
+  # writes). Two of them: the AWS-backend and the Lambda passes run side by side, one each.
+  free_port() {
+    .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
   }
-  for _ in $(seq 1 300); do
-    moto_reset && break
-    kill -0 "$MOTO_PID" 2>/dev/null || { tail -40 "$WORK/moto.log" >&2; die "moto_server exited during start"; }
-    sleep 0.1
+  MOTO_URL="http://127.0.0.1:$(free_port)"
+  MOTO2_URL="http://127.0.0.1:$(free_port)"
+  .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "${MOTO_URL##*:}" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "${MOTO2_URL##*:}" >"$WORK/moto2.log" 2>&1 &
+  MOTO2_PID=$!
+  moto_reset() {
+    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1/moto-api/reset" 2>/dev/null)" == 200 ]]
+  }
+  for url in "$MOTO_URL" "$MOTO2_URL"; do
+    for _ in $(seq 1 300); do
+      moto_reset "$url" && break
+      kill -0 "$MOTO_PID" 2>/dev/null && kill -0 "$MOTO2_PID" 2>/dev/null ||
+        { tail -40 "$WORK/moto.log" "$WORK/moto2.log" >&2; die "moto_server exited during start"; }
+      sleep 0.1
+    done
+    moto_reset "$url" || { tail -40 "$WORK/moto.log" "$WORK/moto2.log" >&2; die "moto_server did not answer within 30 s"; }
   done
-  moto_reset || { tail -40 "$WORK/moto.log" >&2; die "moto_server did not answer within 30 s"; }
-  echo "moto_server (pid $MOTO_PID) answers at $MOTO_URL"
+  echo "moto_server (pids $MOTO_PID, $MOTO2_PID) answers at $MOTO_URL and $MOTO2_URL"
   # The coffer-aws contract tests and the e2e harness read COFFER_TEST_AWS_ENDPOINT; everything
   # else that talks to AWS (the SDK in `coffer`, `coffer init-table`) takes the standard
   # variables. Dummy credentials: moto accepts any, and nothing may reach a real account.
@@ -254,49 +290,56 @@ else
   export AWS_EC2_METADATA_DISABLED="true"
   unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 
-  section "cargo test -p coffer-aws (contract suites on moto)"
-  cargo test -p coffer-aws 2>&1 | tee "$WORK/cargo-test-aws.log" || die "cargo test -p coffer-aws failed"
+  section "coffer-aws contract suites on moto"
+  run_test_binaries shared/aws "${AWS_BINS[@]}" | tee "$WORK/cargo-test-aws.log" ||
+    die "the coffer-aws tests failed on moto"
   read -r P F I < <(count_results "$WORK/cargo-test-aws.log")
+  [[ $F == 0 ]] || die "the coffer-aws tests failed on moto"
   AWS_PASSED=$((AWS_PASSED + P))
   AWS_IGNORED=$((AWS_IGNORED + I))
-  moto_reset || die "POST /moto-api/reset failed"
+  moto_reset "$MOTO_URL" || die "POST /moto-api/reset failed"
+  "$COFFER_BIN" init-table --help >/dev/null || die "the aws-enabled coffer does not run"
 
-  section "cargo build -p coffer --features aws"
-  cargo build -p coffer --features aws || die "cargo build -p coffer --features aws failed"
-  # A later plain `cargo build`/`cargo test` would rebuild target/debug/coffer without the
-  # feature: the AWS run uses its own copy.
-  cp target/debug/coffer "$WORK/coffer-aws"
-  "$WORK/coffer-aws" init-table --help >/dev/null || die "the aws-enabled coffer does not run"
-
-  section "end-to-end suite on the AWS backend (coffer serve --backend aws on moto)"
-  # shellcheck disable=SC2086
-  COFFER_E2E_BACKEND=aws COFFER_BIN="$WORK/coffer-aws" \
-    cargo test -p coffer-e2e ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test-e2e-aws.log" ||
-    die "the end-to-end suite failed on the AWS backend"
-  read -r P F I < <(count_results "$WORK/cargo-test-e2e-aws.log")
-  [[ $P -gt 0 ]] || die "the AWS-backend run ran no test"
-  AWS_PASSED=$((AWS_PASSED + P))
-  AWS_IGNORED=$((AWS_IGNORED + I))
-
-  section "end-to-end suite through the api Lambda function (Runtime API emulator, same moto)"
-  # docs/lambda.md: the real coffer-api binary under tests/src/lambda_runtime.rs, behind an API
-  # Gateway HTTP API (payload 2.0) front. Tests that need a server process skip with a reason.
-  # The Lambda functions (tests/tests/lambda_rotation.rs runs api, rotation, scheduler and a
-  # rotator together under the emulator).
-  cargo build -p coffer-api -p coffer-rotation -p coffer-scheduler -p coffer-rotator-postgres \
-    -p coffer-rotator-mysql || die "building the Lambda functions failed"
-  # shellcheck disable=SC2086
-  COFFER_E2E_BACKEND=lambda COFFER_BIN="$WORK/coffer-aws" COFFER_API_BIN="$ROOT/target/debug/coffer-api" \
-    cargo test -p coffer-e2e ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test-e2e-lambda.log" ||
-    die "the end-to-end suite failed through the api Lambda function"
-  read -r P F I < <(count_results "$WORK/cargo-test-e2e-lambda.log")
-  [[ $P -gt 0 ]] || die "the Lambda run ran no test"
-  AWS_PASSED=$((AWS_PASSED + P))
-  AWS_IGNORED=$((AWS_IGNORED + I))
+  section "end-to-end suite on the AWS backend and through the api Lambda function (side by side)"
+  # The AWS backend: `coffer serve --backend aws` on the first moto. The Lambda pass
+  # (docs/lambda.md): the real coffer-api binary under tests/src/lambda_runtime.rs, behind an
+  # API Gateway HTTP API (payload 2.0) front, on the second moto; tests that need a server
+  # process skip with a reason; tests/tests/lambda_rotation.rs runs api, rotation, scheduler
+  # and a rotator together under the emulator.
+  (
+    export COFFER_E2E_BACKEND=aws
+    run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-aws.log"
+  ) &
+  E2E_AWS_PID=$!
+  (
+    export COFFER_E2E_BACKEND=lambda COFFER_API_BIN="$ROOT/target/debug/coffer-api"
+    export COFFER_TEST_AWS_ENDPOINT="$MOTO2_URL"
+    run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-lambda.log"
+  ) &
+  E2E_LAMBDA_PID=$!
+  E2E_AWS_STATUS=0
+  E2E_LAMBDA_STATUS=0
+  wait "$E2E_AWS_PID" || E2E_AWS_STATUS=$?
+  wait "$E2E_LAMBDA_PID" || E2E_LAMBDA_STATUS=$?
+  echo "---- AWS backend pass"
+  cat "$WORK/cargo-test-e2e-aws.log"
+  echo "---- Lambda pass"
+  cat "$WORK/cargo-test-e2e-lambda.log"
+  [[ $E2E_AWS_STATUS == 0 ]] || die "the end-to-end suite failed on the AWS backend"
+  [[ $E2E_LAMBDA_STATUS == 0 ]] || die "the end-to-end suite failed through the api Lambda function"
+  for log in "$WORK/cargo-test-e2e-aws.log" "$WORK/cargo-test-e2e-lambda.log"; do
+    read -r P F I < <(count_results "$log")
+    [[ $P -gt 0 ]] || die "a pass ran no test ($log)"
+    [[ $F == 0 ]] || die "a pass had failures ($log)"
+    AWS_PASSED=$((AWS_PASSED + P))
+    AWS_IGNORED=$((AWS_IGNORED + I))
+  done
 
   section "stop moto"
   stop_pid "$MOTO_PID"
+  stop_pid "$MOTO2_PID"
   MOTO_PID=""
+  MOTO2_PID=""
   echo "moto_server stopped"
 fi
 
