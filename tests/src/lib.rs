@@ -557,6 +557,16 @@ impl CofferServer {
             .region(&self.region())
             .credentials(&ak, &sk)
     }
+
+    /// Calls the admin API (`coffer.<operation>`) as this server's root; the call must succeed.
+    pub fn admin(&self, operation: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .raw_request(operation, &body)
+            .with_target(&format!("coffer.{operation}"))
+            .send(&self.endpoint());
+        assert_eq!(response.status, 200, "{operation}: {:?}", response.json());
+        response.json()
+    }
 }
 
 impl Drop for CofferServer {

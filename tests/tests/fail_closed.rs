@@ -17,12 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 fn admin(server: &CofferServer, op: &str, body: Value) -> Value {
-    let response = server
-        .raw_request(op, &body)
-        .with_target(&format!("coffer.{op}"))
-        .send(&server.endpoint());
-    assert_eq!(response.status, 200, "{op}: {:?}", response.json());
-    response.json()
+    server.admin(op, body)
 }
 
 /// The AWS CLI of the venv with only these credentials in its environment.

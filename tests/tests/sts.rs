@@ -12,12 +12,7 @@ use coffer_e2e::*;
 use serde_json::{json, Value};
 
 fn admin(server: &CofferServer, op: &str, body: Value) -> Value {
-    let response = server
-        .raw_request(op, &body)
-        .with_target(&format!("coffer.{op}"))
-        .send(&server.endpoint());
-    assert_eq!(response.status, 200, "{op}: {:?}", response.json());
-    response.json()
+    server.admin(op, body)
 }
 
 fn user(server: &CofferServer, name: &str, policy: Option<Value>) -> (String, String) {

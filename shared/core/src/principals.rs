@@ -240,7 +240,8 @@ pub async fn open_access_key_secret(
 
 /// The identity policies of `principal`: a Coffer user's or role's (a session's: its role's)
 /// inline policies; for an identity AWS verified, those of the `iam-identity` records matching
-/// its ARN ([`crate::iam_identity`]); none for root. Documents that no longer parse are skipped.
+/// its ARN ([`crate::iam_identity`]); none for root. A stored document that no longer parses is
+/// an error, never skipped (it might hold a deny): the call is refused (fail closed).
 pub async fn identity_policies_of(
     store: &dyn PrincipalStore,
     principal: &PrincipalInfo,
@@ -262,10 +263,17 @@ pub async fn identity_policies_of(
             .map(|r| r.policies.into_values().collect())
             .unwrap_or_default()
     };
-    Ok(documents
+    documents
         .iter()
-        .filter_map(|doc| parse_identity_policy(doc).ok())
-        .collect())
+        .map(|doc| {
+            parse_identity_policy(doc).map_err(|_| {
+                RepositoryError::Corrupt(format!(
+                    "a stored identity policy of {} no longer parses",
+                    principal.arn
+                ))
+            })
+        })
+        .collect()
 }
 
 /// An authenticated principal: who it is, and its identity policies (root has none: it may do

@@ -696,3 +696,29 @@ async fn authorize_unparseable_stored_policy_refuses() {
     .unwrap_err();
     assert_eq!(e.code(), "InternalServiceError");
 }
+
+/// A stored identity policy that no longer parses refuses the caller's calls instead of being
+/// skipped (it might hold a deny).
+#[tokio::test]
+async fn authorize_unparseable_identity_policy_refuses() {
+    let store = InMemoryPrincipalStore::new();
+    let mut policies = BTreeMap::new();
+    policies.insert("allow".to_string(), policy("Allow"));
+    policies.insert("broken-deny".to_string(), "{not json".to_string());
+    store
+        .insert_principal(&PrincipalRecord {
+            account: A.into(),
+            kind: PrincipalType::User,
+            name: "eve".into(),
+            id: "AIDAEVE".into(),
+            tags: vec![],
+            assume_role_policy: None,
+            policies,
+            created: Timestamp(T0),
+        })
+        .await
+        .unwrap();
+    let eve = PrincipalInfo::user(A, "eve", "AIDAEVE");
+    let refused = coffer_core::principals::identity_policies_of(&store, &eve).await;
+    assert!(refused.is_err(), "the broken document is not skipped");
+}
