@@ -129,9 +129,6 @@ pub struct VerifiedSignature {
     /// `X-Amz-Security-Token`, signed but not yet validated: that is the caller's job (temporary
     /// credentials). Redacted from `Debug`.
     pub session_token: Option<String>,
-    /// False when the client sent `X-Amz-Content-Sha256: UNSIGNED-PAYLOAD`: the signature then
-    /// does not cover the body, and a caller may refuse such requests.
-    pub payload_signed: bool,
 }
 
 impl fmt::Debug for VerifiedSignature {
@@ -146,7 +143,6 @@ impl fmt::Debug for VerifiedSignature {
                 "session_token",
                 &self.session_token.as_ref().map(|_| REDACTED),
             )
-            .field("payload_signed", &self.payload_signed)
             .finish()
     }
 }
@@ -366,7 +362,13 @@ pub fn verify(
 
     let body_hash = hex::encode(Sha256::digest(req.body));
     let content_sha256 = header_str(req.headers, CONTENT_SHA256);
-    let payload_hash = content_sha256.as_deref().unwrap_or(&body_hash);
+    // The JSON and query APIs sign their body: as AWS does for them (only S3 honours it),
+    // `UNSIGNED-PAYLOAD` is not taken as the payload hash, so a request signed with it does not
+    // match (`InvalidSignatureException`) and a body cannot be swapped under a valid signature.
+    let payload_hash = match content_sha256.as_deref() {
+        Some(UNSIGNED_PAYLOAD) | None => body_hash.as_str(),
+        Some(declared) => declared,
+    };
     let canonical = canonical_request(req, &auth.signed_headers, payload_hash);
     let credential_scope = format!(
         "{}/{}/{}/{TERMINATOR}",
@@ -394,12 +396,12 @@ pub fn verify(
     }
 
     // The signature covered the hash the client declared; it must also be the body we received.
-    let payload_signed = match content_sha256.as_deref() {
-        None => true,
-        Some(UNSIGNED_PAYLOAD) => false,
-        Some(declared) if declared.eq_ignore_ascii_case(&body_hash) => true,
-        Some(_) => return Err(AuthError::ContentSha256Mismatch),
-    };
+    if content_sha256
+        .as_deref()
+        .is_some_and(|declared| !declared.eq_ignore_ascii_case(&body_hash))
+    {
+        return Err(AuthError::ContentSha256Mismatch);
+    }
 
     Ok(VerifiedSignature {
         access_key_id: scope.access_key_id.to_owned(),
@@ -408,7 +410,6 @@ pub fn verify(
         date: scope.date.to_owned(),
         request_time: request_date.time,
         session_token: header_str(req.headers, SECURITY_TOKEN).map(Cow::into_owned),
-        payload_signed,
     })
 }
 
@@ -1085,7 +1086,6 @@ mod tests {
         assert_eq!(verified.date, "20260101");
         assert_eq!(verified.request_time, T0);
         assert_eq!(verified.session_token, None);
-        assert!(verified.payload_signed);
     }
 
     #[test]
@@ -1353,7 +1353,7 @@ mod tests {
             ..Signing::default()
         });
         assert!(req.headers().contains_key("x-amz-content-sha256"));
-        assert!(check(&req, T0).unwrap().payload_signed);
+        assert!(check(&req, T0).is_ok());
     }
 
     #[test]
@@ -1375,14 +1375,15 @@ mod tests {
     }
 
     #[test]
-    fn sigv4_unsigned_payload_is_accepted_and_reported() {
+    fn sigv4_unsigned_payload_is_refused_as_a_signature_mismatch() {
         let req = signed(&Signing {
             content_sha256_header: true,
             unsigned_payload: true,
             ..Signing::default()
         });
         assert_eq!(req.headers()["x-amz-content-sha256"], UNSIGNED_PAYLOAD);
-        assert!(!check(&req, T0).unwrap().payload_signed);
+        let err = check(&req, T0).unwrap_err();
+        assert_eq!(err.code(), "InvalidSignatureException");
     }
 
     #[test]

@@ -394,7 +394,8 @@ pub(crate) fn parse_date(text: &str) -> Option<OffsetDateTime> {
         let zone = &zone[1..];
         let (h, m) = match zone.split_once(':') {
             Some((h, m)) => (num(h, 2)?, num(m, 2)?),
-            None if zone.len() == 4 => (num(&zone[..2], 2)?, num(&zone[2..], 2)?),
+            // `get`, not slicing: the zone is policy text and may hold multibyte characters.
+            None if zone.len() == 4 => (num(zone.get(..2)?, 2)?, num(zone.get(2..)?, 2)?),
             None => (num(zone, 2)?, 0),
         };
         let offset = UtcOffset::from_hms(
@@ -480,6 +481,19 @@ impl Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_date_multibyte_zone_is_none_not_a_panic() {
+        for text in [
+            "2026-01-01T00:00:00+1\u{e9}1",
+            "2026-01-01T00:00:00+\u{e9}\u{e9}",
+            "2026-01-01T00:00:00-0\u{20ac}",
+            "2026-01-01T00:00:00+\u{1f600}",
+        ] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+        assert!(parse_date("2026-01-01T00:00:00+0130").is_some());
+    }
     use time::macros::datetime;
 
     use crate::policy::context::ContextValue;
