@@ -236,11 +236,21 @@ impl SigV4Authenticator {
 }
 
 fn user_agent(request: &RequestParts<'_>) -> Option<String> {
-    request
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    user_agent_of(request.headers).map(str::to_string)
+}
+
+/// Longest `User-Agent` kept for audit events and logs (AWS records at most 1 KB of it).
+pub const MAX_USER_AGENT_BYTES: usize = 1024;
+
+/// The request's `User-Agent`, cut to [`MAX_USER_AGENT_BYTES`] at a character boundary: a
+/// caller chooses it, so it must not be able to fill the audit trail.
+pub fn user_agent_of(headers: &http::HeaderMap) -> Option<&str> {
+    let text = headers.get("user-agent")?.to_str().ok()?;
+    let mut end = text.len().min(MAX_USER_AGENT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&text[..end])
 }
 
 #[async_trait]
@@ -304,6 +314,15 @@ impl Authenticator for SigV4Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agent_of_long_header_is_cut_to_1_kb() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("user-agent", "a".repeat(300_000).parse().unwrap());
+        assert_eq!(user_agent_of(&headers).unwrap().len(), MAX_USER_AGENT_BYTES);
+        headers.insert("user-agent", "aws-cli/2".parse().unwrap());
+        assert_eq!(user_agent_of(&headers), Some("aws-cli/2"));
+    }
 
     fn parts<'a>(headers: &'a http::HeaderMap) -> RequestParts<'a> {
         RequestParts {

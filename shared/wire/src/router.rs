@@ -212,7 +212,7 @@ async fn login_with_iam(
         request_id,
         account_id: &state.account_id,
         source_ip,
-        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()),
+        user_agent: crate::auth::user_agent_of(headers),
     };
     let outcome = state.service.login_with_iam(&call, body).await;
     let region = state
@@ -264,10 +264,7 @@ pub(crate) async fn record_refused(
 ) {
     let (claimed_key, claimed_region) = crate::sigv4::claimed_credential(refused.headers);
     let source_ip = refused.source_ip.map(|ip| ip.to_string());
-    let user_agent = refused
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok());
+    let user_agent = crate::auth::user_agent_of(refused.headers);
     let call = RefusedCall {
         operation: refused.operation,
         request_id: refused.request_id,
