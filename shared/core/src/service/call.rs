@@ -12,8 +12,9 @@ use crate::api::{
     BatchGetSecretValueRequest, CreateSecretRequest, DeleteSecretRequest, GetRandomPasswordRequest,
     GetSecretValueRequest, ListResourcePoliciesRequest, ListSecretVersionIdsRequest,
     ListSecretsRequest, PutResourcePolicyRequest, PutSecretValueRequest, ResourcePolicyRequest,
-    RotateSecretRequest, SecretIdRequest, TagResourceRequest, UntagResourceRequest,
-    UpdateSecretRequest, UpdateSecretVersionStageRequest, ValidateResourcePolicyRequest,
+    RotateSecretRequest, SecretIdRequest, SensitiveBlob, SensitiveString, TagResourceRequest,
+    UntagResourceRequest, UpdateSecretRequest, UpdateSecretVersionStageRequest,
+    ValidateResourcePolicyRequest,
 };
 use crate::error::{Error, Result};
 use crate::ids::{SecretId, SecretName, VersionId, AWSCURRENT};
@@ -65,13 +66,12 @@ pub(crate) trait SecretsRequest: DeserializeOwned + Serialize + Send + Sync {
     }
 
     /// The request as JSON: members of the shape only, absent members left out, secret values
-    /// replaced by the redaction marker.
-    fn view(&self) -> Value {
-        match serde_json::to_value(self) {
-            Ok(v) => without_nulls(v),
-            // Serializing plain data cannot fail; if it ever did, decide on nothing.
-            Err(_) => Value::Object(Default::default()),
-        }
+    /// replaced by the redaction marker. Authorization decides on it, so a view that cannot be
+    /// made refuses the call rather than deciding on nothing.
+    fn view(&self) -> Result<Value> {
+        serde_json::to_value(self)
+            .map(without_nulls)
+            .map_err(|_| Error::internal("The request could not be read for authorization."))
     }
 }
 
@@ -237,18 +237,14 @@ impl SecretsRequest for UpdateSecretRequest {
         self.secret_string.is_some() || self.secret_binary.is_some()
     }
     fn validate_members(&self) -> Result<()> {
-        let value = value_from(
-            self.secret_string.as_ref(),
-            self.secret_binary.as_ref(),
-            false,
-        )?;
-        check_description(self.description.as_deref())?;
-        check_secret_type(self.secret_type.as_deref())?;
-        check_kms_key_id(self.kms_key_id.as_deref())?;
-        match value {
-            Some(_) => require_token(self.client_request_token.as_deref(), Error::InvalidRequest),
-            None => optional_token(self.client_request_token.as_deref()),
-        }
+        check_secret_members(SecretMembers {
+            string: self.secret_string.as_ref(),
+            binary: self.secret_binary.as_ref(),
+            description: self.description.as_deref(),
+            secret_type: self.secret_type.as_deref(),
+            kms_key_id: self.kms_key_id.as_deref(),
+            token: self.client_request_token.as_deref(),
+        })
     }
 }
 
@@ -265,18 +261,37 @@ impl SecretsRequest for CreateSecretRequest {
                 .as_deref()
                 .ok_or_else(|| Error::invalid_parameter("You must specify Name."))?,
         )?;
-        let value = value_from(
-            self.secret_string.as_ref(),
-            self.secret_binary.as_ref(),
-            false,
-        )?;
-        check_description(self.description.as_deref())?;
-        check_secret_type(self.secret_type.as_deref())?;
-        check_kms_key_id(self.kms_key_id.as_deref())?;
-        match value {
-            Some(_) => require_token(self.client_request_token.as_deref(), Error::InvalidRequest),
-            None => optional_token(self.client_request_token.as_deref()),
-        }
+        check_secret_members(SecretMembers {
+            string: self.secret_string.as_ref(),
+            binary: self.secret_binary.as_ref(),
+            description: self.description.as_deref(),
+            secret_type: self.secret_type.as_deref(),
+            kms_key_id: self.kms_key_id.as_deref(),
+            token: self.client_request_token.as_deref(),
+        })
+    }
+}
+
+/// The members CreateSecret and UpdateSecret share.
+struct SecretMembers<'a> {
+    string: Option<&'a SensitiveString>,
+    binary: Option<&'a SensitiveBlob>,
+    description: Option<&'a str>,
+    secret_type: Option<&'a str>,
+    kms_key_id: Option<&'a str>,
+    token: Option<&'a str>,
+}
+
+/// Their checks: the optional value, the text lengths, and a `ClientRequestToken` that is
+/// required when a value (so a version) is given.
+fn check_secret_members(m: SecretMembers<'_>) -> Result<()> {
+    let value = value_from(m.string, m.binary, false)?;
+    check_description(m.description)?;
+    check_secret_type(m.secret_type)?;
+    check_kms_key_id(m.kms_key_id)?;
+    match value {
+        Some(_) => require_token(m.token, Error::InvalidRequest),
+        None => optional_token(m.token),
     }
 }
 
@@ -311,7 +326,7 @@ mod tests {
     fn view_keeps_only_members_of_the_shape() {
         let r: ListSecretsRequest =
             decode_request(br#"{"SecretId":"","MaxResults":5,"Unknown":{"a":1}}"#).unwrap();
-        assert_eq!(r.view(), serde_json::json!({"MaxResults": 5}));
+        assert_eq!(r.view().unwrap(), serde_json::json!({"MaxResults": 5}));
         assert_eq!(r.secret_id(), None);
     }
 
@@ -319,7 +334,7 @@ mod tests {
     fn view_redacts_values() {
         let r: PutSecretValueRequest =
             decode_request(br#"{"SecretId":"db","SecretString":"canary-value"}"#).unwrap();
-        let text = r.view().to_string();
+        let text = r.view().unwrap().to_string();
         assert!(!text.contains("canary-value"), "{text}");
         assert!(text.contains("SecretString"));
     }

@@ -338,7 +338,7 @@ impl SecretsService {
             | DisassociateCrossAccountReplica => {
                 // Refused after the body is read, before anything is looked up.
                 let request: crate::api::SecretIdRequest = decode_request(body)?;
-                *view = request.view();
+                *view = request.view()?;
                 Err(Error::invalid_request(format!(
                     "{operation} is not supported by this Coffer server: replication is not implemented yet."
                 )))
@@ -378,7 +378,7 @@ impl SecretsService {
         view: &mut serde_json::Value,
     ) -> Result<Authorized<R>> {
         let request: R = decode_request(body)?;
-        *view = request.view();
+        *view = request.view()?;
         request.validate()?;
         self.authorize(ctx, operation, request, view).await
     }

@@ -84,7 +84,7 @@ impl SecretsService {
             call.identity_policies(),
             req.secret_id.as_deref().unwrap_or_default(),
             record,
-            &req.view(),
+            &req.view()?,
             entry.value,
         )?;
         Ok(entry)
