@@ -4,7 +4,7 @@
 # the end-to-end suite against a spawned `coffer`), the AWS CLI smoke test against a freshly
 # started server, and then the AWS backend on moto's server: the coffer-aws contract suites,
 # and the end-to-end suite against `coffer serve --backend aws` and through the `api` Lambda
-# function, those two passes side by side, each on a moto of its own
+# function, one after the other, each on a moto of its own
 # (docs/aws-backend-testing.md).
 #
 # Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv, postgresql,
@@ -258,7 +258,7 @@ else
   # -------------------------------------------------------------------------------------------
   section "moto servers"
   # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional
-  # writes). Two of them: the AWS-backend and the Lambda passes run side by side, one each.
+  # writes). Two of them: the AWS-backend and the Lambda passes each get a fresh one.
   free_port() {
     .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
   }
@@ -300,27 +300,24 @@ else
   moto_reset "$MOTO_URL" || die "POST /moto-api/reset failed"
   "$COFFER_BIN" init-table --help >/dev/null || die "the aws-enabled coffer does not run"
 
-  section "end-to-end suite on the AWS backend and through the api Lambda function (side by side)"
+  section "end-to-end suite on the AWS backend, then through the api Lambda function"
   # The AWS backend: `coffer serve --backend aws` on the first moto. The Lambda pass
   # (docs/lambda.md): the real coffer-api binary under tests/src/lambda_runtime.rs, behind an
   # API Gateway HTTP API (payload 2.0) front, on the second moto; tests that need a server
   # process skip with a reason; tests/tests/lambda_rotation.rs runs api, rotation, scheduler
-  # and a rotator together under the emulator.
+  # and a rotator together under the emulator. One after the other: run side by side, the two
+  # passes' rotator tests initialised MariaDB data directories at once and one failed.
+  E2E_AWS_STATUS=0
+  E2E_LAMBDA_STATUS=0
   (
     export COFFER_E2E_BACKEND=aws
     run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-aws.log"
-  ) &
-  E2E_AWS_PID=$!
+  ) || E2E_AWS_STATUS=$?
   (
     export COFFER_E2E_BACKEND=lambda COFFER_API_BIN="$ROOT/target/debug/coffer-api"
     export COFFER_TEST_AWS_ENDPOINT="$MOTO2_URL"
     run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-lambda.log"
-  ) &
-  E2E_LAMBDA_PID=$!
-  E2E_AWS_STATUS=0
-  E2E_LAMBDA_STATUS=0
-  wait "$E2E_AWS_PID" || E2E_AWS_STATUS=$?
-  wait "$E2E_LAMBDA_PID" || E2E_LAMBDA_STATUS=$?
+  ) || E2E_LAMBDA_STATUS=$?
   echo "---- AWS backend pass"
   cat "$WORK/cargo-test-e2e-aws.log"
   echo "---- Lambda pass"
