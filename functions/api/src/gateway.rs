@@ -106,7 +106,7 @@ pub async fn grant_iam_admin(
         .map_err(|e| e.message().to_string())?;
     admin
         .run(
-            &coffer_core::policy::PrincipalInfo::root(account_id),
+            &coffer_policy::PrincipalInfo::root(account_id),
             coffer_core::operation::Operation::PutIamIdentityPolicy,
             request,
         )

@@ -14,9 +14,9 @@
 //! naming a role by path does not match its sessions.
 
 use crate::error::{Error, Result};
-use crate::policy::{matches_wildcard, PrincipalInfo};
 use crate::ports::RepositoryError;
 use crate::principals::{PrincipalRecord, PrincipalStore, PrincipalType};
+use coffer_policy::{matches_wildcard, PrincipalInfo};
 
 /// Longest accepted ARN pattern (IAM's limit for an ARN).
 pub const MAX_ARN_PATTERN_LEN: usize = 2048;

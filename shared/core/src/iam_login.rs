@@ -16,12 +16,12 @@
 
 use crate::audit::{Caller, UNKNOWN_IDENTITY};
 use crate::error::{Error, Result};
-use crate::policy::PrincipalInfo;
 use crate::redact::redact_sensitive;
 use crate::service::{CallOutcome, SecretsService};
 use crate::sts::{session_duration, SessionIdentity};
 use async_trait::async_trait;
 use base64::Engine;
+use coffer_policy::PrincipalInfo;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt;

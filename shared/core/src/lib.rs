@@ -24,7 +24,7 @@ pub mod model;
 pub mod operation;
 pub mod paging;
 pub mod password;
-pub mod policy;
+pub mod policy_actions;
 pub mod ports;
 pub mod principals;
 pub mod redact;

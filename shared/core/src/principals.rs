@@ -18,9 +18,9 @@
 use crate::clock::Timestamp;
 use crate::crypto;
 use crate::ids::Scope;
-use crate::policy::{parse_identity_policy, PolicyDocument, PrincipalInfo, PrincipalKind};
 use crate::ports::{EncryptionContext, KeyError, KeyProvider, RepositoryError};
 use async_trait::async_trait;
+use coffer_policy::{parse_identity_policy, PolicyDocument, PrincipalInfo, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
@@ -86,7 +86,7 @@ impl PrincipalRecord {
         let mut info = PrincipalInfo::user(&self.account, &self.name, &self.id);
         if self.kind == PrincipalType::Role {
             info.arn = self.arn();
-            info.kind = crate::policy::PrincipalKind::Role;
+            info.kind = coffer_policy::PrincipalKind::Role;
             info.role_arn = Some(self.arn());
         }
         info.tags = self.tags.clone();

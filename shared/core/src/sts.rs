@@ -13,15 +13,15 @@
 //! are never logged (`Debug` redacts them).
 
 use crate::clock::Timestamp;
-use crate::policy::{
-    access_denied_message, evaluate_trust, parse_trust_policy, AuthorizationRequest,
-    PolicyDocument, PrincipalInfo, PrincipalKind,
-};
 use crate::principals::PrincipalType;
 use crate::service::{RequestContext, SecretsService};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
+use coffer_policy::{
+    access_denied_message, evaluate_trust, parse_trust_policy, AuthorizationRequest,
+    PolicyDocument, PrincipalInfo, PrincipalKind,
+};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -471,8 +471,8 @@ impl SecretsService {
         let denied_implicitly = |request: &AuthorizationRequest| {
             StsError::access_denied(access_denied_message(
                 request,
-                &crate::policy::Decision::ImplicitDeny {
-                    reason: crate::policy::ImplicitDenyReason::NoResourceAllow,
+                &coffer_policy::Decision::ImplicitDeny {
+                    reason: coffer_policy::ImplicitDenyReason::NoResourceAllow,
                 },
             ))
         };
@@ -687,7 +687,7 @@ mod tests {
     fn trust_policy_decides_assume_role() {
         let role = "arn:aws:iam::111122223333:role/reader";
         let trust = |principal: &str| {
-            crate::policy::parse_trust_policy(&format!(
+            coffer_policy::parse_trust_policy(&format!(
                 r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"}}]}}"#
             ))
             .unwrap()
@@ -696,7 +696,7 @@ mod tests {
         let bob = PrincipalInfo::user("111122223333", "bob", "AIDABOB");
         let root = PrincipalInfo::root("111122223333");
         let req = |p: &PrincipalInfo| AuthorizationRequest::new(p.clone(), "sts:AssumeRole", role);
-        let allow_assume = crate::policy::parse_identity_policy(
+        let allow_assume = coffer_policy::parse_identity_policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
         )
         .unwrap();

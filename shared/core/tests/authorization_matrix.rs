@@ -11,12 +11,12 @@ use coffer_core::audit::Caller;
 use coffer_core::clock::Timestamp;
 use coffer_core::ids::Scope;
 use coffer_core::operation::{Api, Operation};
-use coffer_core::policy::PrincipalInfo;
 use coffer_core::ports::{
     RepositoryError, RotationInvoker, RotationJob, RotationStartError, SecretRepository,
 };
 use coffer_core::principals::{PrincipalRecord, PrincipalStore, PrincipalType};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
+use coffer_policy::PrincipalInfo;
 use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAudit};
 use coffer_testkit::{
     InMemoryKeyProvider, InMemoryPrincipalStore, InMemorySecretRepository, RepoOp,

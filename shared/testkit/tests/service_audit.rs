@@ -74,7 +74,7 @@ fn ctx(request_id: &str) -> RequestContext {
             user_agent: Some("test".into()),
         },
         request_id: request_id.to_string(),
-        principal: coffer_core::policy::PrincipalInfo::root("111122223333"),
+        principal: coffer_policy::PrincipalInfo::root("111122223333"),
         source_ip: None,
         secure_transport: false,
     }

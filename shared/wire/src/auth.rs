@@ -6,10 +6,10 @@
 use crate::sigv4::{self, AuthError, RequestParts, SigningKeyLookup};
 use async_trait::async_trait;
 use coffer_core::audit::Caller;
-use coffer_core::policy::PrincipalInfo;
 use coffer_core::ports::KeyProvider;
 use coffer_core::principals::{resolve_access_key, PrincipalStore};
 use coffer_core::sts::SessionTokenCodec;
+use coffer_policy::PrincipalInfo;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;

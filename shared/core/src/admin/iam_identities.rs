@@ -12,8 +12,8 @@ use super::{policy_not_found, target_account, valid_name, AdminRequest, AdminSer
 use crate::error::{Error, Result};
 use crate::iam_identity::parse_iam_arn_pattern;
 use crate::operation::Operation;
-use crate::policy::PrincipalInfo;
 use crate::principals::PrincipalType;
+use coffer_policy::PrincipalInfo;
 use serde_json::{json, Value};
 
 const KIND: PrincipalType = PrincipalType::IamIdentity;

@@ -19,12 +19,12 @@
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
 use crate::operation::Operation;
-use crate::policy::{parse_identity_policy, PrincipalInfo};
 use crate::ports::{KeyProvider, RepositoryError};
 use crate::principals::{
     seal_access_key_secret, AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore,
     PrincipalType,
 };
+use coffer_policy::{parse_identity_policy, PrincipalInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -268,7 +268,7 @@ impl AdminService {
                 let doc = req.assume_role_policy_document.clone().ok_or_else(|| {
                     Error::invalid_parameter("You must specify AssumeRolePolicyDocument.")
                 })?;
-                crate::policy::parse_trust_policy(&doc)?;
+                coffer_policy::parse_trust_policy(&doc)?;
                 Some(doc)
             }
             PrincipalType::User | PrincipalType::IamIdentity => None,

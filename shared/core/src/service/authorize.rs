@@ -1,5 +1,5 @@
 //! Authorization of every call, after its typed request is decoded and validated and before
-//! the operation runs: the policy engine decides with the caller's identity policies (from the
+//! the operation runs: the policy engine ([`coffer_policy`]) decides with the caller's identity policies (from the
 //! `PrincipalStore`) and the secret's resource policies (`record.policies`).
 //!
 //! Data path: `handle` -> `prepare` (decode, validate) -> [`SecretsService::authorize`] -> the
@@ -24,13 +24,14 @@ use crate::error::{Error, Result};
 use crate::ids::SecretId;
 use crate::model::{EncryptedValue, SecretRecord};
 use crate::operation::Operation;
-use crate::policy::{
-    access_denied_message, evaluate_all, json_key_access, parse_policy, required_actions,
-    AuthorizationRequest, JsonKeyAccess, PolicyDocument, SecretFacts,
-};
+use crate::policy_actions::{required_actions, SecretFacts};
 use crate::ports::DEFAULT_KEY_ALIAS;
 use crate::principals::identity_policies_of;
 use crate::value::SecretValue;
+use coffer_policy::{
+    access_denied_message, evaluate_all, json_key_access, parse_policy, AuthorizationRequest,
+    JsonKeyAccess, PolicyDocument,
+};
 use serde_json::Value;
 
 /// The secret a call names, as authorization loaded it.
@@ -363,7 +364,7 @@ impl SecretsService {
             JsonKeyAccess::Full => Ok(value),
             JsonKeyAccess::Keys(keys) => {
                 let text = value.as_str().unwrap_or_default();
-                let filtered = crate::policy::filter_secret_string(text, &keys)
+                let filtered = coffer_policy::filter_secret_string(text, &keys)
                     .ok_or_else(|| Error::internal("The value could not be filtered."))?;
                 Ok(SecretValue::string(filtered.to_string()))
             }

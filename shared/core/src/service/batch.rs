@@ -103,7 +103,7 @@ impl SecretsService {
     async fn read_filtered(
         &self,
         ctx: &RequestContext,
-        identity: &[crate::policy::PolicyDocument],
+        identity: &[coffer_policy::PolicyDocument],
         secret_id: &str,
         record: &crate::model::SecretRecord,
     ) -> Result<SecretValueEntry> {

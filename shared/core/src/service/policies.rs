@@ -1,5 +1,5 @@
 //! Resource policies: Get/Put/Delete/ListResourcePolicies and ValidateResourcePolicy. Policies
-//! are parsed with the IAM grammar of [`crate::policy`] and stored; their enforcement lives in
+//! are parsed with the IAM grammar of [`coffer_policy`] and stored; their enforcement lives in
 //! the authorization step (a later stage of the data path). PutResourcePolicy refuses a policy
 //! that is public while `BlockPublicPolicy` is set, and one that would lock its author out of
 //! changing it again (`refuse_policy_lockout`).
@@ -16,8 +16,8 @@ use crate::api::{
 use crate::error::{Error, Result};
 use crate::model::ResourcePolicy;
 use crate::paging::Paginator;
-use crate::policy::{grants_public_access, parse_policy, validate_resource_policy};
 use crate::ports::VersionWrites;
+use coffer_policy::{grants_public_access, parse_policy, validate_resource_policy};
 
 pub const DEFAULT_POLICY_NAME: &str = "default";
 

@@ -8,7 +8,8 @@
 //! the [`SecretFacts`] it loaded; it authorizes every returned [`RequiredAction`] (resource
 //! [`ActionResource::Secret`] meaning the secret's ARN) and the call proceeds only if all are
 //! allowed. The operation's own action and resource kind are [`Operation::action`] and
-//! [`Operation::resource`].
+//! [`Operation::resource`]. The table is written in terms of [`Operation`], so it stays in
+//! coffer-core; the engine that evaluates the requests it builds is `coffer-policy`.
 //!
 //! Table (the operation's own action unless said otherwise):
 //! - on `*` (no resource-level permissions): ListSecrets, GetRandomPassword,
@@ -46,13 +47,10 @@
 //!   `secretsmanager:ForceOverwriteReplicaSecret`.
 //!
 //! The principal and environment keys (`aws:PrincipalArn`, `aws:SourceIp`, `aws:CurrentTime`, ...)
-//! come from [`super::AuthorizationRequest`], not from here.
+//! come from [`AuthorizationRequest`] (coffer-policy), not from here.
 
-use super::context::{
-    AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo,
-};
-pub use crate::operation::ActionResource;
-use crate::operation::{Api, Operation};
+use crate::operation::{ActionResource, Api, Operation};
+use coffer_policy::{AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo};
 use serde_json::Value;
 
 /// What the service knows about the secret a call names, for the resource condition keys.

@@ -1,7 +1,8 @@
 //! Policy variables and wildcard patterns.
 //!
-//! Data path: every `Resource`/`NotResource` entry and every value of a string, ARN or `Bool`
-//! condition is expanded here against the request context before it is compared. A value becomes
+//! Data path: while the service authorizes a call, every `Resource`/`NotResource` entry and every
+//! value of a string, ARN or `Bool` condition is expanded here against the request context before
+//! it is compared. A value becomes
 //! a sequence of [`Token`]s: literal characters, `*` (any run) and `?` (exactly one).
 //!
 //! Rules (IAM User Guide, "IAM policy elements: Variables and tags"):
@@ -223,7 +224,7 @@ fn split_tokens(tokens: &[Token], max: usize) -> Vec<&[Token]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::context::ContextValue;
+    use crate::context::ContextValue;
 
     fn ctx() -> ContextKeys {
         ContextKeys::new()

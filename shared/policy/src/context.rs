@@ -4,7 +4,8 @@
 //!
 //! Data path: after authentication the wire layer knows the principal and the network facts
 //! (source IP, TLS, the time of the call); the service adds the operation's action and secret
-//! ARN and the condition keys of [`super::actions`]; [`super::evaluate`] reads the whole. Nothing
+//! ARN and the condition keys of coffer-core's
+//! `policy_actions`; [`super::evaluate`] reads the whole. Nothing
 //! here reads a clock or the environment: the caller supplies `aws:CurrentTime` through
 //! [`AuthorizationRequest::with_current_time`].
 //!
@@ -276,7 +277,7 @@ pub struct PrincipalInfo {
     pub tags: Vec<(String, String)>,
     /// True for an identity AWS IAM verified (a `coffer.LoginWithIam` session, an API Gateway
     /// IAM caller): its identity policies are those Coffer stores for its ARN under
-    /// `iam-identity` records (`crate::iam_identity`), not a Coffer user's or role's. False for
+    /// `iam-identity` records (`coffer_core::iam_identity`), not a Coffer user's or role's. False for
     /// Coffer's own principals.
     pub verified_by_aws: bool,
 }

@@ -1,7 +1,8 @@
 //! Condition operators: whether one `operator -> key -> values` clause holds for a request.
 //!
-//! Data path: [`super::eval`] calls [`clause_holds`] for every clause of a statement whose
-//! action, resource and principal match; the statement applies only if every clause holds.
+//! Data path: while the service authorizes a call, [`super::eval`] calls [`clause_holds`] for
+//! every clause of a statement whose action, resource and principal match; the statement applies
+//! only if every clause holds.
 //!
 //! Semantics (IAM User Guide, "Condition operators", "Creating a condition with multiple keys or
 //! values", "Single-valued vs. multivalued context keys"):
@@ -496,8 +497,8 @@ mod tests {
     }
     use time::macros::datetime;
 
-    use crate::policy::context::ContextValue;
-    use crate::policy::ConditionOperator;
+    use crate::context::ContextValue;
+    use crate::ConditionOperator;
 
     fn holds(op: &str, key_value: Option<ContextValue>, values: &[&str]) -> bool {
         let mut ctx = ContextKeys::new();

@@ -3,7 +3,7 @@
 //! result comes from. See the fixture's `about` for the case format.
 
 use base64::Engine as _;
-use coffer_core::policy::{
+use coffer_policy::{
     evaluate_all, json_key_access, parse_identity_policy, parse_policy, AuthorizationRequest,
     ContextKeys, ContextValue, Decision, ImplicitDenyReason, JsonKeyAccess, JsonKeyScope,
     PolicyDocument, PolicyType, PrincipalInfo,

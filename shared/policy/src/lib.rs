@@ -1,12 +1,21 @@
-//! IAM JSON policy documents: the grammar, parsed into typed statements.
+//! `coffer-policy`: Coffer's IAM policy engine — the policy grammar, ValidateResourcePolicy's
+//! checks, evaluation with IAM's logic, condition operators and policy variables, `coffer:JsonKey`
+//! scoping and the public-policy rule. It knows nothing of secrets, storage or the wire: it reads
+//! policy documents and an [`AuthorizationRequest`] and answers with a [`Decision`] or a
+//! [`PolicyError`].
 //!
-//! Data path: PutResourcePolicy and ValidateResourcePolicy hand the raw `ResourcePolicy` string to
-//! [`parse_policy`] (or [`validate_resource_policy`]) before anything is stored; a syntax error is a
-//! `MalformedPolicyDocumentException`, and with `BlockPublicPolicy` a document for which
-//! [`grants_public_access`] holds is a `PublicPolicyException`. The typed [`PolicyDocument`] is
-//! what the authorization step (the policy engine, evaluated on every call before the repository is
-//! touched) reads; [`parse_identity_policy`] parses the identity policies of Coffer's own principals
-//! with the same grammar.
+//! Data path: coffer-core's service authorizes every call before the repository is touched: it
+//! maps the operation to the IAM actions, resource and condition keys it needs (coffer-core's
+//! `policy_actions`), builds an [`AuthorizationRequest`] per action from the caller's
+//! [`PrincipalInfo`], and calls [`evaluate_all`] with the caller's identity policies and the
+//! secret's resource policy; only an `Allow` lets the call proceed, and [`access_denied_message`]
+//! words a denial. PutResourcePolicy and ValidateResourcePolicy hand the raw `ResourcePolicy`
+//! string to [`parse_policy`] (or [`validate_resource_policy`]) before anything is stored; a syntax
+//! error is [`PolicyError::Malformed`] (`MalformedPolicyDocumentException` on the wire), and with
+//! `BlockPublicPolicy` a document for which [`grants_public_access`] holds is
+//! [`PolicyError::Public`] (`PublicPolicyException`). [`parse_identity_policy`] and
+//! [`parse_trust_policy`] parse the identity and trust policies of Coffer's own principals with the
+//! same grammar.
 //!
 //! Grammar enforced (IAM's policy grammar, resource-policy flavour):
 //! - at most 20480 characters (the `ResourcePolicy` member's limit), a JSON object whose only
@@ -26,8 +35,8 @@
 //!   suffixed `IfExists` (not `Null`) and prefixed `ForAnyValue:` / `ForAllValues:`. Names of
 //!   elements and operators are case-sensitive, as in IAM.
 
-pub mod actions;
 pub mod context;
+mod error;
 pub mod eval;
 pub mod jsonkeys;
 mod operators;
@@ -35,11 +44,11 @@ mod public;
 mod validate;
 mod variables;
 
-pub use actions::{condition_keys, required_actions, ActionResource, RequiredAction, SecretFacts};
 pub use context::{
     AuthorizationRequest, ContextKeys, ContextValue, JsonKeyScope, PrincipalInfo, PrincipalKind,
     JSON_KEY_CONDITION_KEY,
 };
+pub use error::{PolicyError, Result};
 pub use eval::{
     access_denied_message, evaluate, evaluate_all, evaluate_trust, policies_test_json_key,
     Decision, ImplicitDenyReason, PolicyType,
@@ -51,7 +60,6 @@ pub use validate::{
     validate_resource_policy, ValidationIssue, CHECK_BROAD_ACCESS, CHECK_LOCKOUT, CHECK_SYNTAX,
 };
 
-use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -270,12 +278,11 @@ impl fmt::Display for ConditionOperator {
 }
 
 impl FromStr for ConditionOperator {
-    type Err = Error;
+    type Err = PolicyError;
 
     fn from_str(s: &str) -> Result<Self> {
-        let invalid = || {
-            Error::MalformedPolicyDocument(format!("Condition operator \"{s}\" is not supported."))
-        };
+        let invalid =
+            || PolicyError::Malformed(format!("Condition operator \"{s}\" is not supported."));
         let (set, rest) = match s.split_once(':') {
             Some(("ForAnyValue", rest)) => (Some(SetQualifier::ForAnyValue), rest),
             Some(("ForAllValues", rest)) => (Some(SetQualifier::ForAllValues), rest),
@@ -303,7 +310,7 @@ impl FromStr for ConditionOperator {
     }
 }
 
-/// Parses a resource policy (Principal required). Errors are `MalformedPolicyDocument` with the
+/// Parses a resource policy (Principal required). Errors are [`PolicyError::Malformed`] with the
 /// first problem found.
 pub fn parse_policy(doc: &str) -> Result<PolicyDocument> {
     parse_policy_of_kind(doc, PolicyKind::Resource)
@@ -347,7 +354,7 @@ pub fn parse_policy_of_kind(doc: &str, kind: PolicyKind) -> Result<PolicyDocumen
             PolicyKind::Resource => "This resource policy",
             PolicyKind::Identity => "This policy",
         };
-        Error::MalformedPolicyDocument(format!("{what} contains a syntax error: {first}"))
+        PolicyError::Malformed(format!("{what} contains a syntax error: {first}"))
     })
 }
 
@@ -897,7 +904,7 @@ mod tests {
 
     fn malformed(doc: &str) -> String {
         match parse_policy(doc) {
-            Err(Error::MalformedPolicyDocument(m)) => m,
+            Err(PolicyError::Malformed(m)) => m,
             other => panic!("expected MalformedPolicyDocument, got {other:?}"),
         }
     }

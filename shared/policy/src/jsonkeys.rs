@@ -3,7 +3,7 @@
 //!
 //! Data path: GetSecretValue (and each secret of BatchGetSecretValue) is authorized twice.
 //! Before the repository is read, [`super::evaluate`] runs with [`JsonKeyScope::Pending`] (as
-//! [`super::actions::required_actions`] asks); after the value is decrypted, the service calls
+//! coffer-core's `policy_actions::required_actions` asks); after the value is decrypted, the service calls
 //! [`json_key_access`] and returns the whole value, the value cut down with
 //! [`filter_secret_string`], or `AccessDeniedException` (message from
 //! [`super::access_denied_message`] with the returned decision).

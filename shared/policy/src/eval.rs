@@ -3,7 +3,7 @@
 //!
 //! Data path: the service authorizes every call before it touches the repository: it builds
 //! the request (principal from authentication, action and condition keys from
-//! [`super::actions`]), loads the principal's identity policies and the secret's resource
+//! coffer-core's `policy_actions`), loads the principal's identity policies and the secret's resource
 //! policies, calls [`evaluate`], and on a denial answers `AccessDeniedException` with
 //! [`access_denied_message`].
 //!
@@ -395,8 +395,8 @@ fn names_identity(value: &str, identity: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::context::PrincipalInfo;
-    use crate::policy::{parse_identity_policy, parse_policy};
+    use crate::context::PrincipalInfo;
+    use crate::{parse_identity_policy, parse_policy};
 
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf";
 

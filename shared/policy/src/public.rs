@@ -1,6 +1,11 @@
 //! The "public policy" rule behind `BlockPublicPolicy` and ValidateResourcePolicy's broad-access
 //! check.
 //!
+//! Data path: PutResourcePolicy with `BlockPublicPolicy` asks [`grants_public_access`] of the
+//! parsed document before it is stored, and ValidateResourcePolicy asks
+//! [`statement_grants_public_access`] of each statement (see `validate.rs`); nothing here runs
+//! while a call is authorized.
+//!
 //! AWS decides this with Zelkova, an automated reasoner; Coffer approximates it with the rule AWS
 //! documents for S3 Block Public Access and IAM Access Analyzer, which is the same notion of
 //! "public": a statement is public when it is an `Allow` that
@@ -23,7 +28,7 @@
 use super::{
     Effect, OperatorKind, PolicyDocument, PrincipalBlock, Principals, SetQualifier, Statement,
 };
-use crate::error::{Error, Result};
+use crate::{PolicyError, Result};
 
 /// True when the document grants access to anyone (see the module doc for the rule).
 pub fn grants_public_access(doc: &PolicyDocument) -> bool {
@@ -33,7 +38,7 @@ pub fn grants_public_access(doc: &PolicyDocument) -> bool {
 /// PutResourcePolicy with `BlockPublicPolicy`: reject a public document.
 pub fn check_block_public_policy(doc: &PolicyDocument) -> Result<()> {
     if grants_public_access(doc) {
-        return Err(Error::PublicPolicy(
+        return Err(PolicyError::Public(
             "This resource policy grants public access to the secret. Use a Principal that names \
              specific accounts or roles, or a Condition such as aws:PrincipalAccount or \
              aws:PrincipalOrgID, or call PutResourcePolicy with BlockPublicPolicy set to false."
@@ -149,7 +154,7 @@ fn value_is_fixed(shape: KeyShape, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::parse_policy;
+    use crate::parse_policy;
 
     fn policy(principal: &str, condition: &str) -> PolicyDocument {
         let condition = if condition.is_empty() {
@@ -262,7 +267,7 @@ mod tests {
     #[test]
     fn check_block_public_policy_public_error() {
         let err = check_block_public_policy(&policy(r#""*""#, "")).unwrap_err();
-        assert_eq!(err.code(), "PublicPolicyException");
+        assert!(matches!(err, PolicyError::Public(_)), "{err:?}");
         assert!(check_block_public_policy(&policy(r#"{"AWS":"123456789012"}"#, "")).is_ok());
     }
 }
