@@ -149,21 +149,27 @@ else
   cargo clippy --workspace --all-targets --all-features -- -D warnings || die "clippy found problems"
 fi
 
-section "dependency rule: coffer-core stays pure"
-# coffer-core may depend on no AWS SDK, Lambda runtime, HTTP framework or SQLite crate.
-TREE="$(cargo tree -p coffer-core -e normal --prefix none --format '{p}')" ||
-  die "cargo tree -p coffer-core failed"
-FORBIDDEN="$(grep -E '^(aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3)' <<<"$TREE" | sort -u || true)"
-if [[ -n "$FORBIDDEN" ]]; then
-  echo "coffer-core depends on forbidden crates:" >&2
-  echo "$FORBIDDEN" | sed 's/^/    /' >&2
-  echo "path to each (cargo tree -i):" >&2
-  while read -r crate _; do
-    cargo tree -p coffer-core -e normal -i "$crate" 2>/dev/null | head -20 >&2 || true
-  done <<<"$FORBIDDEN"
-  die "dependency rule broken: coffer-core must not depend on aws-*, lambda_*, axum, hyper, rusqlite"
-fi
-echo "coffer-core: $(wc -l <<<"$TREE") crates in its normal dependency tree, none forbidden"
+section "dependency rule: coffer-core and coffer-policy stay pure"
+# coffer-core and coffer-policy may depend on no AWS SDK, Lambda runtime, HTTP framework or
+# SQLite crate; coffer-policy (the IAM policy engine) on no other Coffer crate either.
+check_pure() {
+  local pkg="$1" forbidden_re="$2" tree forbidden
+  tree="$(cargo tree -p "$pkg" -e normal --prefix none --format '{p}')" ||
+    die "cargo tree -p $pkg failed"
+  forbidden="$(grep -v "^$pkg " <<<"$tree" | grep -E "$forbidden_re" | sort -u || true)"
+  if [[ -n "$forbidden" ]]; then
+    echo "$pkg depends on forbidden crates:" >&2
+    echo "$forbidden" | sed 's/^/    /' >&2
+    echo "path to each (cargo tree -i):" >&2
+    while read -r crate _; do
+      cargo tree -p "$pkg" -e normal -i "$crate" 2>/dev/null | head -20 >&2 || true
+    done <<<"$forbidden"
+    die "dependency rule broken: $pkg must not depend on crates matching $forbidden_re"
+  fi
+  echo "$pkg: $(wc -l <<<"$tree") crates in its normal dependency tree, none forbidden"
+}
+check_pure coffer-core '^(aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3)'
+check_pure coffer-policy '^(coffer-|aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3)'
 
 section "build every binary and test binary (all features, reused by every pass)"
 # One feature set for the whole run: the passes below reuse these artifacts instead of each
