@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Run every test: formatting, lints, the dependency rule, one build of every binary and test
-# binary (all features, reused by every pass below), the whole workspace's tests (including
-# the end-to-end suite against a spawned `coffer`), the AWS CLI smoke test against a freshly
-# started server, and then the AWS backend on moto's server: the coffer-aws contract suites,
-# and the end-to-end suite against `coffer serve --backend aws` and through the `api` Lambda
-# function, one after the other, each on a moto of its own
-# (docs/aws-backend-testing.md).
+# Run every test (the README's test command; .ci/run calls it). In order:
+#   1. tools: Debian packages when missing; in the background, while Rust compiles, the
+#      Python venv (.venv: AWS CLI, moto, cfn-lint) and then the infrastructure checks
+#      (tests/infra/run.sh: cfn-lint, cdk synth + cdk-nag, CDK assertion tests, moto deploy);
+#   2. cargo fmt, and the dependency rules (cargo tree);
+#   3. one compilation of every target (binaries, libraries, tests, benches) with all
+#      features, linted by clippy in the same pass (clippy-driver as the workspace's rustc
+#      wrapper, -D warnings): no separate `cargo clippy` that checks the whole tree again;
+#   4. three test streams side by side, each reusing those binaries:
+#      - embedded: every test binary of the workspace but the AWS adapter's (in-process service
+#        tests, policy engine, router, SQLite/keyring contract suites, the whole end-to-end
+#        suite against a spawned `coffer`), then the AWS CLI smoke test;
+#      - AWS backend, on a moto of its own: the coffer-aws contract suites, then the
+#        end-to-end tests of tests/deployment-subset.txt against `coffer serve --backend aws`;
+#      - Lambda, on another moto: the same subset through the `api` function under the
+#        Runtime API emulator (docs/lambda.md);
+#   5. the summary: seconds per section, tests per layer, skips with their reasons.
 #
-# Idempotent and self-installing: Debian packages (jq, sqlite3, python3-venv, postgresql,
-# mariadb-server; their services are never started) only when
-# missing, a Python venv at .venv with the pinned tools of tests/requirements.txt (moto's
-# server included; this script starts it on a free 127.0.0.1 port and stops it on exit).
+# Idempotent and self-installing: Debian packages (jq, sqlite3, curl, python3-venv,
+# postgresql, mariadb-server; their services are never started) only when missing, the venv
+# only when tests/requirements.txt changed. Every server it starts (moto, coffer, databases)
+# listens on 127.0.0.1 and is stopped on exit.
 #
 # Environment:
 #   SKIP_INSTALL=1   do not install anything (use what is there)
 #   SKIP_LINT=1      skip cargo fmt and clippy (for quick local iterations; CI never sets it)
-#   CARGO_TEST_ARGS  extra arguments for `cargo test --workspace` (e.g. "-- --test-threads=1");
-#                    the AWS passes run the built test binaries directly, with TEST_BIN_ARGS
-#   SKIP_AWS=1       stop after the embedded backend (for quick local iterations; CI never sets it)
+#   SKIP_AWS=1       no AWS-backend and Lambda streams (quick local iterations; CI never sets it)
+#   SKIP_INFRA=1     no infrastructure checks (quick local iterations; CI never sets it)
+#   TEST_BIN_ARGS    extra arguments for every test binary (e.g. "--test-threads=1")
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +35,7 @@ cd "$ROOT"
 
 RUN_START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-run-all.XXXXXX")"
+BACKGROUND_PIDS=()
 SERVER_PID=""
 MOTO_PID=""
 MOTO2_PID=""
@@ -37,6 +48,12 @@ stop_pid() {
   fi
 }
 cleanup() {
+  local pid
+  for pid in "${BACKGROUND_PIDS[@]}"; do
+    # A background job is a subshell: stop its children (test binaries, servers) too.
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    stop_pid "$pid"
+  done
   stop_pid "$SERVER_PID"
   stop_pid "$MOTO_PID"
   stop_pid "$MOTO2_PID"
@@ -82,6 +99,37 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 
+# Starts `$2...` (a shell function or command) in the background, its output in
+# $WORK/$1.log, its status in $WORK/$1.status and its duration in $WORK/$1.seconds.
+start_background() {
+  local name="$1"
+  shift
+  (
+    started=$SECONDS
+    status=0
+    "$@" >"$WORK/$name.log" 2>&1 || status=$?
+    echo $((SECONDS - started)) >"$WORK/$name.seconds"
+    echo "$status" >"$WORK/$name.status"
+  ) &
+  BACKGROUND_PIDS+=($!)
+}
+
+# Waits for the background job `$1`; prints its log; fails the run if it failed.
+finish_background() {
+  local name="$1" what="$2"
+  while [[ ! -e "$WORK/$name.status" ]]; do sleep 0.5; done
+  echo "---- $what (log)"
+  cat "$WORK/$name.log"
+  SUMMARY+=("$(printf '%5ss  %s (side by side)' "$(cat "$WORK/$name.seconds")" "$what")")
+  [[ "$(cat "$WORK/$name.status")" == 0 ]] || die "$what failed (log above)"
+}
+
+# Blocks until the background job `$1` is done, without printing it; its status.
+await_background() {
+  while [[ ! -e "$WORK/$1.status" ]]; do sleep 0.5; done
+  return "$(cat "$WORK/$1.status")"
+}
+
 # ---------------------------------------------------------------------------------------------
 section "tools"
 for tool in jq sqlite3 curl; do
@@ -101,16 +149,6 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PY" -m venv .venv
   fi
 fi
-REQ_HASH="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
-if [[ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" != "$REQ_HASH" ]]; then
-  [[ "${SKIP_INSTALL:-0}" == 1 ]] && die ".venv is not up to date (SKIP_INSTALL=1)"
-  echo "installing tests/requirements.txt into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
-  echo "$REQ_HASH" >.venv/.requirements.sha256
-fi
-echo "aws: $(.venv/bin/aws --version 2>&1)"
-[[ -x .venv/bin/moto_server ]] || die ".venv has no moto_server (tests/requirements.txt pins moto[server])"
-echo "moto: $(.venv/bin/python -c 'import moto; print(moto.__version__)')"
 
 # Real PostgreSQL and MariaDB for the rotator tests: tests/src/databases.rs starts throwaway
 # servers on 127.0.0.1 itself, so the packages' own services must not run. While apt-get
@@ -137,22 +175,44 @@ export COFFER_REQUIRE_DATABASES=1
 cargo --version
 rustc --version
 
+# The Python tools, then the infrastructure checks, in the background while Rust compiles
+# (pip and node wait on the network and the disk more than on the CPU).
+install_python_tools() {
+  local req_hash
+  req_hash="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+  if [[ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" != "$req_hash" ]]; then
+    [[ "${SKIP_INSTALL:-0}" == 1 ]] && { echo ".venv is not up to date (SKIP_INSTALL=1)"; return 1; }
+    echo "installing tests/requirements.txt into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+    echo "$req_hash" >.venv/.requirements.sha256
+  fi
+  echo "aws: $(.venv/bin/aws --version 2>&1)"
+  [[ -x .venv/bin/moto_server ]] || { echo ".venv has no moto_server (tests/requirements.txt pins moto[server])"; return 1; }
+  echo "moto: $(.venv/bin/python -c 'import moto; print(moto.__version__)')"
+}
+python_tools_then_infra() {
+  install_python_tools >"$WORK/python-tools.log" 2>&1 || { echo failed >"$WORK/python-tools.done"; return 1; }
+  echo ok >"$WORK/python-tools.done"
+  if [[ "${SKIP_INFRA:-0}" == 1 ]]; then
+    echo "SKIP_INFRA=1: no infrastructure checks"
+  else
+    bash tests/infra/run.sh
+  fi
+}
+start_background infra python_tools_then_infra
+echo "started in the background: the Python tools (.venv), then the infrastructure checks"
+
 # ---------------------------------------------------------------------------------------------
 if [[ "${SKIP_LINT:-0}" == 1 ]]; then
   echo "SKIP_LINT=1: not running cargo fmt and clippy"
 else
   section "cargo fmt --all --check"
   cargo fmt --all --check || die "formatting differs: run cargo fmt --all"
-
-  section "cargo clippy --workspace --all-targets --all-features -- -D warnings"
-  # One lint over everything, the AWS backend of the binary (feature `aws`) included.
-  cargo clippy --workspace --all-targets --all-features -- -D warnings || die "clippy found problems"
 fi
 
-section "dependency rule: coffer-core and coffer-policy stay pure"
-# coffer-core and coffer-policy may depend on no AWS SDK, Lambda runtime, HTTP framework or
-# SQLite crate; coffer-policy (the IAM policy engine) on no other Coffer crate either.
-check_pure() {
+section "dependency rules (cargo tree)"
+# Fails when `$1`'s normal dependency tree holds a crate matching `$2` (other than itself).
+check_deps() {
   local pkg="$1" forbidden_re="$2" tree forbidden
   tree="$(cargo tree -p "$pkg" -e normal --prefix none --format '{p}')" ||
     die "cargo tree -p $pkg failed"
@@ -166,117 +226,194 @@ check_pure() {
     done <<<"$forbidden"
     die "dependency rule broken: $pkg must not depend on crates matching $forbidden_re"
   fi
-  echo "$pkg: $(wc -l <<<"$tree") crates in its normal dependency tree, none forbidden"
+  echo "$pkg: $(sort -u <<<"$tree" | wc -l) crates in its normal dependency tree, none matching $forbidden_re"
 }
-check_pure coffer-core '^(aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3)'
-check_pure coffer-policy '^(coffer-|aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3)'
+# The domain and the policy engine: no AWS SDK, Lambda runtime, HTTP framework or SQLite;
+# the policy engine depends on no other Coffer crate.
+PLATFORM='^(aws-|aws_|lambda_|lambda-|axum|hyper|rusqlite|libsqlite3|tokio-postgres|mysql_async)'
+check_deps coffer-core "$PLATFORM"
+check_deps coffer-policy "$PLATFORM|^coffer-"
+# Adapters depend on the core, not on each other.
+check_deps coffer-wire '^(coffer-aws|coffer-embedded|coffer-rotators|rusqlite|aws-sdk-) '
+check_deps coffer-aws '^(coffer-wire|coffer-embedded|coffer-rotators|rusqlite) '
+check_deps coffer-embedded '^(coffer-wire|coffer-aws|coffer-rotators|aws-) '
 
-section "build every binary and test binary (all features, reused by every pass)"
-# One feature set for the whole run: the passes below reuse these artifacts instead of each
-# `-p` build compiling its own variant. `coffer` is built with the AWS backend (feature `aws`);
-# it runs embedded unless told otherwise.
-cargo build --workspace --all-features --bins || die "cargo build --workspace --all-features failed"
-cargo test --workspace --all-features --no-run --message-format=json-render-diagnostics \
-  >"$WORK/build.json" || die "building the test binaries failed"
+section "build and lint every target (all features; clippy -D warnings in the same pass)"
+# One feature set and one compilation for the whole run: every test stream below runs these
+# artifacts. The rustc of the workspace's own crates is clippy-driver, which lints and then
+# compiles (what `cargo clippy` does, without its separate check-only build of the tree).
+# Dependencies compile with plain rustc. No incremental state: this is a fresh build.
+export CARGO_INCREMENTAL=0
+if [[ "${SKIP_LINT:-0}" != 1 ]]; then
+  CLIPPY_DRIVER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver || true)"
+  [[ -x "$CLIPPY_DRIVER" ]] || die "clippy-driver not found (rustup component add clippy)"
+  export RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER"
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+  echo "linting with $CLIPPY_DRIVER (-D warnings)"
+fi
+cargo build --workspace --all-features --all-targets --message-format=json-render-diagnostics \
+  >"$WORK/build.json" || die "the build (or clippy) failed: see the diagnostics above"
 COFFER_BIN="$ROOT/target/debug/coffer"
 [[ -x "$COFFER_BIN" ]] || die "no binary at $COFFER_BIN"
-export COFFER_BIN
-# The test executables of one package (integration tests and the library's unit tests).
-test_binaries() {
-  jq -r --arg pkg "#$1@" 'select(.reason == "compiler-artifact" and .executable != null
-      and .profile.test and (.package_id | contains($pkg))) | .executable' "$WORK/build.json"
-}
-mapfile -t E2E_BINS < <(test_binaries coffer-e2e)
-mapfile -t AWS_BINS < <(test_binaries coffer-aws)
-[[ ${#E2E_BINS[@]} -gt 0 && ${#AWS_BINS[@]} -gt 0 ]] || die "no test binaries found in the build"
-echo "built: $COFFER_BIN, ${#E2E_BINS[@]} end-to-end and ${#AWS_BINS[@]} coffer-aws test binaries"
+export COFFER_BIN COFFER_API_BIN="$ROOT/target/debug/coffer-api"
+# Every test executable: "<package dir>\t<package>\t<executable>".
+jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test)
+    | [(.manifest_path | sub("/Cargo.toml$"; "")), (.package_id | capture("#(?<n>[^@]+)@").n),
+       .executable] | @tsv' "$WORK/build.json" | sort -u >"$WORK/test-binaries.tsv"
+E2E_BIN="$(awk -F'\t' '$2 == "coffer-e2e" && $3 ~ /\/e2e-[0-9a-f]+$/ {print $3}' "$WORK/test-binaries.tsv")"
+[[ -x "$E2E_BIN" ]] || die "no end-to-end test binary (tests/tests/e2e) in the build"
+echo "built: $COFFER_BIN, $COFFER_API_BIN, $(wc -l <"$WORK/test-binaries.tsv") test binaries"
 
-# Runs test binaries in directory $1 (the package root, as cargo would), the rest of the
-# arguments being the binaries; every output line goes to stdout. Fails when one fails.
-run_test_binaries() {
-  local dir="$1" status=0 bin
-  shift
-  for bin in "$@"; do
-    echo "     Running $(basename "$bin")"
-    # shellcheck disable=SC2086
-    (cd "$dir" && "$bin" ${TEST_BIN_ARGS:-}) 2>&1 || status=1
-  done
+# The end-to-end subset of the AWS-backend and Lambda passes; every line must match a test.
+mapfile -t SUBSET < <(grep -vE '^[[:space:]]*(#|$)' tests/deployment-subset.txt)
+"$E2E_BIN" --list --format terse 2>/dev/null | sed -n 's/: test$//p' >"$WORK/e2e-tests.txt"
+for filter in "${SUBSET[@]}"; do
+  grep -qF -- "$filter" "$WORK/e2e-tests.txt" ||
+    die "tests/deployment-subset.txt: \"$filter\" matches no end-to-end test (renamed?)"
+done
+echo "end-to-end suite: $(wc -l <"$WORK/e2e-tests.txt") tests; deployment subset: ${#SUBSET[@]} filters," \
+  "$(grep -cF -f <(printf '%s\n' "${SUBSET[@]}") "$WORK/e2e-tests.txt") tests"
+
+# Runs a test binary in its package directory (as cargo would); output to stdout, and one
+# line "<package>\t<binary>\t<passed>\t<failed>\t<ignored>" appended to $WORK/counts-$STREAM.
+run_test_binary() {
+  local dir="$1" pkg="$2" bin="$3" log status=0
+  shift 3
+  log="$WORK/$(basename "$bin")-$STREAM.log"
+  echo "     Running $pkg $(basename "$bin") $*"
+  # shellcheck disable=SC2086
+  (cd "$dir" && "$bin" "$@" ${TEST_BIN_ARGS:-}) >"$log" 2>&1 || status=$?
+  cat "$log"
+  awk -v pkg="$pkg" -v bin="$(basename "$bin")" '/^test result:/ {p += $4; f += $6; i += $8}
+      END {printf "%s\t%s\t%d\t%d\t%d\n", pkg, bin, p, f, i}' "$log" >>"$WORK/counts-$STREAM"
   return $status
 }
 
-section "cargo test --workspace"
-# The end-to-end suite spawns $COFFER_BIN itself; make sure it does not target an endpoint
-# left over in the environment.
-unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
-# This run is the embedded backend's; the AWS backend's runs below set these themselves (the
-# coffer-aws tests and the AWS-only e2e tests skip without them).
-unset COFFER_E2E_BACKEND COFFER_TEST_AWS_ENDPOINT
-# shellcheck disable=SC2086
-cargo test --workspace --all-features ${CARGO_TEST_ARGS:-} 2>&1 | tee "$WORK/cargo-test.log"
-read -r TESTS_PASSED TESTS_FAILED TESTS_IGNORED < <(
-  awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}' "$WORK/cargo-test.log"
-)
-[[ $TESTS_PASSED -gt 0 ]] || die "cargo test ran no test"
-
 # ---------------------------------------------------------------------------------------------
-section "AWS CLI smoke test against a fresh coffer"
-PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export COFFER_ROOT_ACCESS_KEY_ID="AKIACOFFERSMOKE00001"
-COFFER_ROOT_SECRET_ACCESS_KEY="smoke-$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-export COFFER_ROOT_SECRET_ACCESS_KEY
-"$COFFER_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/coffer.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-  if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { tail -40 "$WORK/coffer.log" >&2; die "coffer exited during start"; }
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null || {
-  tail -40 "$WORK/coffer.log" >&2
-  die "coffer did not answer /health within 30 s"
-}
-AWS_CLI="$ROOT/.venv/bin/aws" AWS_ACCESS_KEY_ID="$COFFER_ROOT_ACCESS_KEY_ID" \
-  AWS_SECRET_ACCESS_KEY="$COFFER_ROOT_SECRET_ACCESS_KEY" \
-  bash tests/cli/smoke.sh "http://127.0.0.1:$PORT" 2>&1 | tee "$WORK/smoke.log" || {
-  echo "--- coffer log (tail) ---" >&2
-  tail -40 "$WORK/coffer.log" >&2
-  die "AWS CLI smoke test failed"
-}
-kill -TERM "$SERVER_PID"
-STATUS=0
-wait "$SERVER_PID" || STATUS=$?
-SERVER_PID=""
-[[ $STATUS == 0 ]] || die "coffer exited with status $STATUS on SIGTERM"
-echo "coffer stopped cleanly on SIGTERM"
-SMOKE_PASSED="$(sed -n 's/^smoke: \([0-9]*\) passed.*/\1/p' "$WORK/smoke.log")"
-
-# Counts passed / failed / ignored over the `test result:` lines of a cargo test log.
-count_results() {
-  awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}' "$1"
+# The three streams. Each exports what it needs in its own subshell.
+embedded_stream() {
+  STREAM=embedded
+  # The embedded backend's run: no endpoint or AWS backend left over in the environment.
+  unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
+  unset COFFER_E2E_BACKEND COFFER_TEST_AWS_ENDPOINT
+  export COFFER_E2E_SKIP_LOG="$WORK/skips-embedded"
+  local status=0 dir pkg bin
+  while IFS=$'\t' read -r dir pkg bin; do
+    case "$pkg" in
+      coffer-aws) continue ;; # on moto, in the AWS stream
+      coffer-e2e)
+        if [[ "$bin" == "$E2E_BIN" ]]; then
+          # Modules that exist for the other streams (they would only skip here).
+          run_test_binary "$dir" "$pkg" "$bin" --skip aws_backend:: --skip lambda_api:: \
+            --skip lambda_rotation:: || status=1
+          continue
+        fi
+        ;;
+    esac
+    run_test_binary "$dir" "$pkg" "$bin" || status=1
+  done <"$WORK/test-binaries.tsv"
+  smoke_test || status=1
+  return $status
 }
 
-AWS_PASSED=0
-AWS_IGNORED=0
-if [[ "${SKIP_AWS:-0}" == 1 ]]; then
+smoke_test() {
   echo
-  echo "SKIP_AWS=1: not running the AWS backend on moto"
-else
-  # -------------------------------------------------------------------------------------------
-  section "moto servers"
-  # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional
-  # writes). Two of them: the AWS-backend and the Lambda passes each get a fresh one.
-  free_port() {
-    .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  echo "---- AWS CLI smoke test against a fresh coffer"
+  local port pid status=0
+  port="$(free_port)"
+  export COFFER_ROOT_ACCESS_KEY_ID="AKIACOFFERSMOKE00001"
+  COFFER_ROOT_SECRET_ACCESS_KEY="smoke-$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  export COFFER_ROOT_SECRET_ACCESS_KEY
+  "$COFFER_BIN" serve --listen "127.0.0.1:$port" --data-dir "$WORK/smoke-data" >"$WORK/coffer.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! curl -fsS "http://127.0.0.1:$port/health" >/dev/null; then
+    tail -40 "$WORK/coffer.log"
+    echo "coffer did not answer /health within 30 s"
+    stop_pid "$pid"
+    return 1
+  fi
+  AWS_CLI="$ROOT/.venv/bin/aws" AWS_ACCESS_KEY_ID="$COFFER_ROOT_ACCESS_KEY_ID" \
+    AWS_SECRET_ACCESS_KEY="$COFFER_ROOT_SECRET_ACCESS_KEY" \
+    bash tests/cli/smoke.sh "http://127.0.0.1:$port" 2>&1 | tee "$WORK/smoke.log" || {
+    echo "--- coffer log (tail) ---"
+    tail -40 "$WORK/coffer.log"
+    stop_pid "$pid"
+    return 1
   }
+  kill -TERM "$pid"
+  wait "$pid" || status=$?
+  [[ $status == 0 ]] || { echo "coffer exited with status $status on SIGTERM"; return 1; }
+  echo "coffer stopped cleanly on SIGTERM"
+}
+
+free_port() {
+  .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The environment of a stream on moto `$1`: the coffer-aws contract tests and the e2e harness
+# read COFFER_TEST_AWS_ENDPOINT; everything else that talks to AWS (the SDK in `coffer`,
+# `coffer init-table`) takes the standard variables. Dummy credentials: moto accepts any, and
+# nothing may reach a real account.
+on_moto_env() {
+  export COFFER_TEST_AWS_ENDPOINT="$1"
+  export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
+  export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
+  export AWS_EC2_METADATA_DISABLED="true"
+  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+  unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
+}
+
+aws_stream() {
+  STREAM=aws
+  on_moto_env "$MOTO_URL"
+  export COFFER_E2E_SKIP_LOG="$WORK/skips-aws"
+  local status=0 dir pkg bin
+  while IFS=$'\t' read -r dir pkg bin; do
+    [[ "$pkg" == coffer-aws ]] || continue
+    run_test_binary "$dir" "$pkg" "$bin" || status=1
+  done <"$WORK/test-binaries.tsv"
+  moto_reset "$MOTO_URL" || { echo "POST /moto-api/reset failed"; return 1; }
+  export COFFER_E2E_BACKEND=aws
+  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${SUBSET[@]}" || status=1
+  return $status
+}
+
+lambda_stream() {
+  STREAM=lambda
+  on_moto_env "$MOTO2_URL"
+  export COFFER_E2E_SKIP_LOG="$WORK/skips-lambda"
+  export COFFER_E2E_BACKEND=lambda
+  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${SUBSET[@]}"
+}
+
+moto_reset() {
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1/moto-api/reset" 2>/dev/null)" == 200 ]]
+}
+
+section "tests: embedded, AWS backend and Lambda streams side by side"
+await_background_python() {
+  while [[ ! -e "$WORK/python-tools.done" ]]; do
+    [[ -e "$WORK/infra.status" ]] && break
+    sleep 0.5
+  done
+  cat "$WORK/python-tools.log" 2>/dev/null || true
+  [[ "$(cat "$WORK/python-tools.done" 2>/dev/null)" == ok ]] || die "installing the Python tools into .venv failed"
+}
+await_background_python
+if [[ "${SKIP_AWS:-0}" != 1 ]]; then
+  # Single-threaded: see tests/tools/moto_serial.py (moto's threaded server breaks conditional
+  # writes). One per stream.
   MOTO_URL="http://127.0.0.1:$(free_port)"
   MOTO2_URL="http://127.0.0.1:$(free_port)"
   .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "${MOTO_URL##*:}" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
   .venv/bin/python tests/tools/moto_serial.py 127.0.0.1 "${MOTO2_URL##*:}" >"$WORK/moto2.log" 2>&1 &
   MOTO2_PID=$!
-  moto_reset() {
-    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1/moto-api/reset" 2>/dev/null)" == 200 ]]
-  }
   for url in "$MOTO_URL" "$MOTO2_URL"; do
     for _ in $(seq 1 300); do
       moto_reset "$url" && break
@@ -287,73 +424,66 @@ else
     moto_reset "$url" || { tail -40 "$WORK/moto.log" "$WORK/moto2.log" >&2; die "moto_server did not answer within 30 s"; }
   done
   echo "moto_server (pids $MOTO_PID, $MOTO2_PID) answers at $MOTO_URL and $MOTO2_URL"
-  # The coffer-aws contract tests and the e2e harness read COFFER_TEST_AWS_ENDPOINT; everything
-  # else that talks to AWS (the SDK in `coffer`, `coffer init-table`) takes the standard
-  # variables. Dummy credentials: moto accepts any, and nothing may reach a real account.
-  export COFFER_TEST_AWS_ENDPOINT="$MOTO_URL"
-  export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
-  export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
-  export AWS_EC2_METADATA_DISABLED="true"
-  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-
-  section "coffer-aws contract suites on moto"
-  run_test_binaries shared/aws "${AWS_BINS[@]}" | tee "$WORK/cargo-test-aws.log" ||
-    die "the coffer-aws tests failed on moto"
-  read -r P F I < <(count_results "$WORK/cargo-test-aws.log")
-  [[ $F == 0 ]] || die "the coffer-aws tests failed on moto"
-  AWS_PASSED=$((AWS_PASSED + P))
-  AWS_IGNORED=$((AWS_IGNORED + I))
-  moto_reset "$MOTO_URL" || die "POST /moto-api/reset failed"
-  "$COFFER_BIN" init-table --help >/dev/null || die "the aws-enabled coffer does not run"
-
-  section "end-to-end suite on the AWS backend, then through the api Lambda function"
-  # The AWS backend: `coffer serve --backend aws` on the first moto. The Lambda pass
-  # (docs/lambda.md): the real coffer-api binary under tests/src/lambda_runtime.rs, behind an
-  # API Gateway HTTP API (payload 2.0) front, on the second moto; tests that need a server
-  # process skip with a reason; tests/tests/lambda_rotation.rs runs api, rotation, scheduler
-  # and a rotator together under the emulator. One after the other: run side by side, the two
-  # passes' rotator tests initialised MariaDB data directories at once and one failed.
-  E2E_AWS_STATUS=0
-  E2E_LAMBDA_STATUS=0
-  (
-    export COFFER_E2E_BACKEND=aws
-    run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-aws.log"
-  ) || E2E_AWS_STATUS=$?
-  (
-    export COFFER_E2E_BACKEND=lambda COFFER_API_BIN="$ROOT/target/debug/coffer-api"
-    export COFFER_TEST_AWS_ENDPOINT="$MOTO2_URL"
-    run_test_binaries tests "${E2E_BINS[@]}" >"$WORK/cargo-test-e2e-lambda.log"
-  ) || E2E_LAMBDA_STATUS=$?
-  echo "---- AWS backend pass"
-  cat "$WORK/cargo-test-e2e-aws.log"
-  echo "---- Lambda pass"
-  cat "$WORK/cargo-test-e2e-lambda.log"
-  [[ $E2E_AWS_STATUS == 0 ]] || die "the end-to-end suite failed on the AWS backend"
-  [[ $E2E_LAMBDA_STATUS == 0 ]] || die "the end-to-end suite failed through the api Lambda function"
-  for log in "$WORK/cargo-test-e2e-aws.log" "$WORK/cargo-test-e2e-lambda.log"; do
-    read -r P F I < <(count_results "$log")
-    [[ $P -gt 0 ]] || die "a pass ran no test ($log)"
-    [[ $F == 0 ]] || die "a pass had failures ($log)"
-    AWS_PASSED=$((AWS_PASSED + P))
-    AWS_IGNORED=$((AWS_IGNORED + I))
-  done
-
-  section "stop moto"
+  start_background aws aws_stream
+  start_background lambda lambda_stream
+else
+  echo "SKIP_AWS=1: no AWS-backend and Lambda streams"
+fi
+start_background embedded embedded_stream
+echo "running: embedded$([[ "${SKIP_AWS:-0}" != 1 ]] && echo ", AWS backend, Lambda") (logs follow as each ends)"
+finish_background embedded "embedded stream (workspace tests, e2e suite, CLI smoke)"
+if [[ "${SKIP_AWS:-0}" != 1 ]]; then
+  finish_background aws "AWS-backend stream (coffer-aws contracts, e2e subset on coffer serve --backend aws)"
+  finish_background lambda "Lambda stream (e2e subset through the api function)"
   stop_pid "$MOTO_PID"
   stop_pid "$MOTO2_PID"
   MOTO_PID=""
   MOTO2_PID=""
-  echo "moto_server stopped"
 fi
 
-section "infrastructure checks"
-bash tests/infra/run.sh || die "the infrastructure checks failed (tests/infra/run.sh)"
+section "infrastructure checks (started during the build)"
+finish_background infra "infrastructure checks"
 
 end_section
+# ---------------------------------------------------------------------------------------------
+# Tests per layer, from the counts of every binary run.
+cat "$WORK"/counts-* >"$WORK/counts.tsv"
+layer_of() {
+  case "$1/$2" in
+    coffer-e2e/e2e-*) echo "end-to-end ($3)" ;;
+    coffer-aws/* | coffer-embedded/sqlite_* | coffer-embedded/keyring_*) echo "adapter contract suites ($3)" ;;
+    coffer-wire/*) echo "router and wire (in-process)" ;;
+    coffer-core/* | coffer-policy/* | coffer-testkit/*) echo "service, policy and domain (in-process)" ;;
+    *) echo "unit tests of the other crates" ;;
+  esac
+}
+declare -A LAYER_P LAYER_F LAYER_I
+TOTAL_P=0 TOTAL_F=0 TOTAL_I=0
+for stream in embedded aws lambda; do
+  [[ -e "$WORK/counts-$stream" ]] || continue
+  while IFS=$'\t' read -r pkg bin p f i; do
+    layer="$(layer_of "$pkg" "$bin" "$stream")"
+    LAYER_P[$layer]=$((${LAYER_P[$layer]:-0} + p))
+    LAYER_F[$layer]=$((${LAYER_F[$layer]:-0} + f))
+    LAYER_I[$layer]=$((${LAYER_I[$layer]:-0} + i))
+    TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f)) TOTAL_I=$((TOTAL_I + i))
+  done <"$WORK/counts-$stream"
+done
+SMOKE_PASSED="$(sed -n 's/^smoke: \([0-9]*\) passed.*/\1/p' "$WORK/smoke.log" 2>/dev/null || true)"
+INFRA_PASSED="$(sed -n 's/^infra checks: \([0-9]*\) passed.*/\1/p' "$WORK/infra.log" | tail -1)"
+cat "$WORK"/skips-* 2>/dev/null | sort >"$WORK/skips.txt" || true
 echo
 echo "==== summary"
 printf '%s\n' "${SUMMARY[@]}"
 echo "total: $((SECONDS - RUN_START))s"
-echo "cargo test: $TESTS_PASSED passed, $TESTS_FAILED failed, $TESTS_IGNORED ignored; CLI smoke: ${SMOKE_PASSED:-0} checks"
-echo "AWS backend on moto (coffer-aws contracts + e2e suite on coffer serve and through Lambda): $AWS_PASSED passed, $AWS_IGNORED ignored"
-echo "run-all: $((TESTS_PASSED + ${SMOKE_PASSED:-0} + AWS_PASSED)) passed, 0 failed, $((TESTS_IGNORED + AWS_IGNORED)) skipped"
+echo
+echo "tests per layer (passed / failed / ignored):"
+for layer in "${!LAYER_P[@]}"; do
+  printf '  %6d / %d / %d  %s\n' "${LAYER_P[$layer]}" "${LAYER_F[$layer]}" "${LAYER_I[$layer]}" "$layer"
+done | sort -k5
+printf '  %6d checks     AWS CLI smoke test\n' "${SMOKE_PASSED:-0}"
+printf '  %6s checks     infrastructure (tests/infra/run.sh)\n' "${INFRA_PASSED:-0}"
+echo "skipped at run time (a test that returned early, and why): $(wc -l <"$WORK/skips.txt")"
+sed 's/^/  /' "$WORK/skips.txt"
+[[ $TOTAL_F == 0 && $TOTAL_P -gt 0 ]] || die "test failures: $TOTAL_F (or no test ran)"
+echo "run-all: $((TOTAL_P + ${SMOKE_PASSED:-0})) passed, 0 failed, $TOTAL_I ignored, $(wc -l <"$WORK/skips.txt") skipped"

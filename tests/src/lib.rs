@@ -150,6 +150,33 @@ fn external_var(name: &str) -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
+/// Environment variable naming a file where [`skip`] records each skipped test
+/// (tests/run-all.sh sets it per pass, then counts and lists the skips).
+pub const SKIP_LOG_VAR: &str = "COFFER_E2E_SKIP_LOG";
+
+/// Notes that the running test skips itself, and why: on stderr, and as one line
+/// `<test name>\t<reason>` appended to the file named by [`SKIP_LOG_VAR`], so a skip is
+/// counted and listed by the runner instead of passing silently. The caller returns right
+/// after.
+pub fn skip(reason: std::fmt::Arguments<'_>) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test thread>")
+        .to_string();
+    eprintln!("skipped: {reason}");
+    if let Some(path) = std::env::var_os(SKIP_LOG_VAR) {
+        let line = format!("{test}\t{}\n", reason.to_string().replace('\n', " "));
+        let appended = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+        if let Err(e) = appended {
+            panic!("recording a skip in {}: {e}", Path::new(&path).display());
+        }
+    }
+}
+
 /// Why a test that needs a server process of its own skips in this mode, if it does.
 fn no_process_reason() -> Option<&'static str> {
     if external_mode() {
@@ -185,14 +212,14 @@ impl CofferServer {
     /// stderr, in endpoint-agnostic mode and on the AWS backend, where none of that exists.
     pub fn start_local(options: ServerOptions) -> Option<CofferServer> {
         if let Some(reason) = no_process_reason() {
-            eprintln!("skipped: {reason}");
+            skip(format_args!("{reason}"));
             return None;
         }
         if aws_mode() {
-            eprintln!(
-                "skipped: this test inspects the embedded backend (data directory, keyring or \
+            skip(format_args!(
+                "this test inspects the embedded backend (data directory, keyring or \
                  SQLite), which a COFFER_E2E_BACKEND=aws server does not have"
-            );
+            ));
             return None;
         }
         Some(CofferServer::spawn(options))
@@ -204,7 +231,7 @@ impl CofferServer {
     /// stderr, where no process can be spawned.
     pub fn start_embedded(options: ServerOptions) -> Option<CofferServer> {
         if let Some(reason) = no_process_reason() {
-            eprintln!("skipped: {reason}");
+            skip(format_args!("{reason}"));
             return None;
         }
         Some(CofferServer::spawn_on(options, None))
@@ -215,7 +242,7 @@ impl CofferServer {
     /// stderr, in endpoint-agnostic mode.
     pub fn start_process(options: ServerOptions) -> Option<CofferServer> {
         if let Some(reason) = no_process_reason() {
-            eprintln!("skipped: {reason}");
+            skip(format_args!("{reason}"));
             return None;
         }
         Some(CofferServer::spawn(options))

@@ -43,7 +43,9 @@ const GENERATE_DATA_KEY: &str = "TrentService.GenerateDataKey";
 /// The AWS backend's server for this test, or `None` (with a note) on any other setup.
 fn aws_server(options: ServerOptions) -> Option<CofferServer> {
     if external_mode() || !aws_mode() {
-        eprintln!("skipped: AWS backend test (run with COFFER_E2E_BACKEND=aws and moto)");
+        skip(format_args!(
+            "AWS backend test (run with COFFER_E2E_BACKEND=aws and moto)"
+        ));
         return None;
     }
     let server = CofferServer::start_process(options)?;
@@ -660,7 +662,9 @@ async fn run_op(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_write_failure_mid_operation_leaves_secret_exactly_as_before() {
     if !aws_mode() || external_mode() {
-        eprintln!("skipped: AWS backend test (run with COFFER_E2E_BACKEND=aws and moto)");
+        skip(format_args!(
+            "AWS backend test (run with COFFER_E2E_BACKEND=aws and moto)"
+        ));
         return;
     }
     let proxy = FaultProxy::start(&moto_endpoint());

@@ -46,10 +46,10 @@ impl Setup {
 /// The embedded server with LoginWithIam verified by moto's STS, and a role session from moto.
 async fn setup(extra_args: &[&str]) -> Option<Setup> {
     if !aws_mode() {
-        eprintln!(
-            "skipped: LoginWithIam needs moto's STS and a coffer built with --features aws \
+        skip(format_args!(
+            "LoginWithIam needs moto's STS and a coffer built with --features aws \
              (COFFER_E2E_BACKEND=aws, as run-all.sh runs it)"
-        );
+        ));
         return None;
     }
     let moto = aws::moto_endpoint();

@@ -138,10 +138,10 @@ impl Drop for StsStub {
 #[tokio::test]
 async fn other_account_root_logged_in_with_iam_is_not_server_root() {
     if !aws_mode() {
-        eprintln!(
-            "skipped: LoginWithIam needs a coffer built with --features aws \
+        skip(format_args!(
+            "LoginWithIam needs a coffer built with --features aws \
              (COFFER_E2E_BACKEND=aws, as run-all.sh runs it)"
-        );
+        ));
         return;
     }
     let intruder = "arn:aws:iam::999999999999:root";

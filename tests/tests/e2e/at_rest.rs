@@ -207,13 +207,15 @@ async fn canary_and_keys_never_reach_data_files() {
 async fn generated_root_credentials_file_is_private() {
     // Without the root credential variables the server writes its own, mode 0600.
     if external_mode() {
-        eprintln!("skipped: needs a locally spawned coffer");
+        skip(format_args!("needs a locally spawned coffer"));
         return;
     }
     if aws_mode() {
         // Generated credentials are an embedded-backend feature: `--backend aws` requires them
         // from the environment (replicas must share them).
-        eprintln!("skipped: generated root credentials exist on the embedded backend only");
+        skip(format_args!(
+            "generated root credentials exist on the embedded backend only"
+        ));
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -131,7 +131,9 @@ impl Stack {
 
 fn skip_unless_lambda() -> bool {
     if !lambda_mode() {
-        eprintln!("skipped: runs with COFFER_E2E_BACKEND=lambda (moto and the function binaries)");
+        skip(format_args!(
+            "runs with COFFER_E2E_BACKEND=lambda (moto and the function binaries)"
+        ));
         return true;
     }
     false

@@ -20,10 +20,10 @@ fn api_bin_or_skip() -> Option<std::path::PathBuf> {
     if bin.exists() {
         Some(bin)
     } else {
-        eprintln!(
-            "skipped: {} is not built (cargo build -p coffer-api)",
+        skip(format_args!(
+            "{} is not built (cargo build -p coffer-api)",
             bin.display()
-        );
+        ));
         None
     }
 }
@@ -32,7 +32,9 @@ fn moto_or_skip() -> bool {
     if std::env::var(aws::AWS_ENDPOINT_ENV).is_ok_and(|v| !v.is_empty()) && !external_mode() {
         true
     } else {
-        eprintln!("skipped: needs moto (COFFER_TEST_AWS_ENDPOINT) and a local coffer-api");
+        skip(format_args!(
+            "needs moto (COFFER_TEST_AWS_ENDPOINT) and a local coffer-api"
+        ));
         false
     }
 }
