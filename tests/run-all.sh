@@ -11,10 +11,10 @@
 #      - embedded: every test binary of the workspace but the AWS adapter's (in-process service
 #        tests, policy engine, router, SQLite/keyring contract suites, the whole end-to-end
 #        suite against a spawned `coffer`), then the AWS CLI smoke test;
-#      - AWS backend, on a moto of its own: the coffer-aws contract suites, then the
-#        end-to-end tests of tests/deployment-subset.txt against `coffer serve --backend aws`;
-#      - Lambda, on another moto: the same subset through the `api` function under the
-#        Runtime API emulator (docs/lambda.md);
+#      - AWS backend, on a moto of its own: the end-to-end tests tests/deployment-subset.txt
+#        tags for it, against `coffer serve --backend aws`;
+#      - Lambda, on another moto: the tests tagged for it through the `api` function under the
+#        Runtime API emulator (docs/lambda.md), then the coffer-aws contract suites;
 #   5. the summary: seconds per section, tests per layer, skips with their reasons.
 #
 # Idempotent and self-installing: Debian packages (jq, sqlite3, curl, python3-venv,
@@ -120,7 +120,7 @@ finish_background() {
   while [[ ! -e "$WORK/$name.status" ]]; do sleep 0.5; done
   echo "---- $what (log)"
   cat "$WORK/$name.log"
-  SUMMARY+=("$(printf '%5ss  %s (side by side)' "$(cat "$WORK/$name.seconds")" "$what")")
+  SUMMARY+=("$(printf '%5ss    of which, side by side: %s' "$(cat "$WORK/$name.seconds")" "$what")")
   [[ "$(cat "$WORK/$name.status")" == 0 ]] || die "$what failed (log above)"
 }
 
@@ -264,15 +264,28 @@ E2E_BIN="$(awk -F'\t' '$2 == "coffer-e2e" && $3 ~ /\/e2e-[0-9a-f]+$/ {print $3}'
 [[ -x "$E2E_BIN" ]] || die "no end-to-end test binary (tests/tests/e2e) in the build"
 echo "built: $COFFER_BIN, $COFFER_API_BIN, $(wc -l <"$WORK/test-binaries.tsv") test binaries"
 
-# The end-to-end subset of the AWS-backend and Lambda passes; every line must match a test.
-mapfile -t SUBSET < <(grep -vE '^[[:space:]]*(#|$)' tests/deployment-subset.txt)
+# The end-to-end subsets of the AWS-backend and Lambda passes (tests/deployment-subset.txt:
+# "<passes> <filter>" per line); every filter must match a test.
 "$E2E_BIN" --list --format terse 2>/dev/null | sed -n 's/: test$//p' >"$WORK/e2e-tests.txt"
-for filter in "${SUBSET[@]}"; do
+AWS_FILTERS=()
+LAMBDA_FILTERS=()
+EMBEDDED_SKIPS=()
+while read -r passes filter rest; do
+  [[ -z "$passes" || "$passes" == \#* ]] && continue
+  [[ -n "$filter" && -z "$rest" ]] || die "tests/deployment-subset.txt: \"$passes $filter $rest\" is not \"<passes> <filter>\""
   grep -qF -- "$filter" "$WORK/e2e-tests.txt" ||
     die "tests/deployment-subset.txt: \"$filter\" matches no end-to-end test (renamed?)"
-done
-echo "end-to-end suite: $(wc -l <"$WORK/e2e-tests.txt") tests; deployment subset: ${#SUBSET[@]} filters," \
-  "$(grep -cF -f <(printf '%s\n' "${SUBSET[@]}") "$WORK/e2e-tests.txt") tests"
+  case "$passes" in
+    both) AWS_FILTERS+=("$filter") LAMBDA_FILTERS+=("$filter") ;;
+    aws) AWS_FILTERS+=("$filter") ;;
+    aws-only) AWS_FILTERS+=("$filter") EMBEDDED_SKIPS+=(--skip "$filter") ;;
+    lambda-only) LAMBDA_FILTERS+=("$filter") EMBEDDED_SKIPS+=(--skip "$filter") ;;
+    *) die "tests/deployment-subset.txt: unknown passes \"$passes\" (both, aws, aws-only, lambda-only)" ;;
+  esac
+done <tests/deployment-subset.txt
+matching() { grep -cF -f <(printf '%s\n' "$@") "$WORK/e2e-tests.txt"; }
+echo "end-to-end suite: $(wc -l <"$WORK/e2e-tests.txt") tests; AWS-backend pass: $(matching "${AWS_FILTERS[@]}");" \
+  "Lambda pass: $(matching "${LAMBDA_FILTERS[@]}"); embedded pass: all but $(matching $(printf '%s\n' "${EMBEDDED_SKIPS[@]}" | grep -v -- --skip))"
 
 # Runs a test binary in its package directory (as cargo would); output to stdout, and one
 # line "<package>\t<binary>\t<passed>\t<failed>\t<ignored>" appended to $WORK/counts-$STREAM.
@@ -303,9 +316,8 @@ embedded_stream() {
       coffer-aws) continue ;; # on moto, in the AWS stream
       coffer-e2e)
         if [[ "$bin" == "$E2E_BIN" ]]; then
-          # Modules that exist for the other streams (they would only skip here).
-          run_test_binary "$dir" "$pkg" "$bin" --skip aws_backend:: --skip lambda_api:: \
-            --skip lambda_rotation:: || status=1
+          # Without the tests that need another deployment (they would only skip here).
+          run_test_binary "$dir" "$pkg" "$bin" "${EMBEDDED_SKIPS[@]}" || status=1
           continue
         fi
         ;;
@@ -372,23 +384,26 @@ aws_stream() {
   STREAM=aws
   on_moto_env "$MOTO_URL"
   export COFFER_E2E_SKIP_LOG="$WORK/skips-aws"
+  export COFFER_E2E_BACKEND=aws
+  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${AWS_FILTERS[@]}"
+}
+
+# The Lambda pass is the shorter one: its moto then serves the coffer-aws contract suites.
+lambda_stream() {
+  STREAM=lambda
+  on_moto_env "$MOTO2_URL"
   local status=0 dir pkg bin
+  (
+    export COFFER_E2E_SKIP_LOG="$WORK/skips-lambda"
+    export COFFER_E2E_BACKEND=lambda
+    run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${LAMBDA_FILTERS[@]}"
+  ) || status=1
+  moto_reset "$MOTO2_URL" || { echo "POST /moto-api/reset failed"; return 1; }
   while IFS=$'\t' read -r dir pkg bin; do
     [[ "$pkg" == coffer-aws ]] || continue
     run_test_binary "$dir" "$pkg" "$bin" || status=1
   done <"$WORK/test-binaries.tsv"
-  moto_reset "$MOTO_URL" || { echo "POST /moto-api/reset failed"; return 1; }
-  export COFFER_E2E_BACKEND=aws
-  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${SUBSET[@]}" || status=1
   return $status
-}
-
-lambda_stream() {
-  STREAM=lambda
-  on_moto_env "$MOTO2_URL"
-  export COFFER_E2E_SKIP_LOG="$WORK/skips-lambda"
-  export COFFER_E2E_BACKEND=lambda
-  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${SUBSET[@]}"
 }
 
 moto_reset() {
@@ -433,25 +448,32 @@ start_background embedded embedded_stream
 echo "running: embedded$([[ "${SKIP_AWS:-0}" != 1 ]] && echo ", AWS backend, Lambda") (logs follow as each ends)"
 finish_background embedded "embedded stream (workspace tests, e2e suite, CLI smoke)"
 if [[ "${SKIP_AWS:-0}" != 1 ]]; then
-  finish_background aws "AWS-backend stream (coffer-aws contracts, e2e subset on coffer serve --backend aws)"
-  finish_background lambda "Lambda stream (e2e subset through the api function)"
+  finish_background aws "AWS-backend stream (e2e subset on coffer serve --backend aws)"
+  finish_background lambda "Lambda stream (e2e subset through the api function, then the coffer-aws contract suites)"
   stop_pid "$MOTO_PID"
   stop_pid "$MOTO2_PID"
   MOTO_PID=""
   MOTO2_PID=""
 fi
 
-section "infrastructure checks (started during the build)"
-finish_background infra "infrastructure checks"
+section "waiting for the infrastructure checks (started during the build)"
+finish_background infra "infrastructure checks (from the start of the build)"
 
 end_section
 # ---------------------------------------------------------------------------------------------
 # Tests per layer, from the counts of every binary run.
-cat "$WORK"/counts-* >"$WORK/counts.tsv"
 layer_of() {
   case "$1/$2" in
-    coffer-e2e/e2e-*) echo "end-to-end ($3)" ;;
-    coffer-aws/* | coffer-embedded/sqlite_* | coffer-embedded/keyring_*) echo "adapter contract suites ($3)" ;;
+    coffer-e2e/e2e-*)
+      case "$3" in
+        embedded) echo "end-to-end, embedded backend (whole suite)" ;;
+        aws) echo "end-to-end, coffer serve --backend aws on moto (subset)" ;;
+        lambda) echo "end-to-end, api Lambda function on moto (subset)" ;;
+      esac
+      ;;
+    coffer-aws/coffer_aws-*) echo "unit tests of the other crates" ;;
+    coffer-aws/*) echo "adapter contract suites, AWS (on moto)" ;;
+    coffer-embedded/sqlite_* | coffer-embedded/keyring_*) echo "adapter contract suites, embedded" ;;
     coffer-wire/*) echo "router and wire (in-process)" ;;
     coffer-core/* | coffer-policy/* | coffer-testkit/*) echo "service, policy and domain (in-process)" ;;
     *) echo "unit tests of the other crates" ;;

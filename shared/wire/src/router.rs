@@ -17,6 +17,7 @@ use coffer_core::service::{RefusedCall, RequestContext, SecretsService};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Largest request body accepted: a 64 KiB binary secret is ~88 KiB in base64 plus JSON.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -47,8 +48,23 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Every call runs inside one `call` span carrying its request id, and (once known) its
+/// operation and principal: each log line of the call, from the service and the adapters
+/// included, carries them, so one grep for a request id finds the whole call.
 async fn handle_call(State(state): State<WireState>, request: Request) -> Response {
     let request_id = new_request_id();
+    let span = tracing::info_span!(
+        "call",
+        request_id = %request_id,
+        operation = tracing::field::Empty,
+        principal = tracing::field::Empty,
+    );
+    handle_call_in_span(state, request, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn handle_call_in_span(state: WireState, request: Request, request_id: String) -> Response {
     let (parts, body) = request.into_parts();
     // The peer address; behind API Gateway the `api` function sets it from the request context.
     let source_ip = parts
@@ -93,7 +109,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
     let operation = match Operation::from_target(&target) {
         Ok(op) => op,
         Err(e) => {
-            tracing::info!(%request_id, "unknown target");
+            tracing::info!("unknown target");
             let refused = RefusedRequest {
                 operation: target.rsplit('.').next().unwrap_or_default(),
                 request_id: &request_id,
@@ -105,6 +121,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
             return core_error_response(&e, &request_id);
         }
     };
+    tracing::Span::current().record("operation", operation.name());
     if operation == Operation::LoginWithIam {
         // The one call without a Coffer signature: the signed STS request it carries is the proof.
         return login_with_iam(&state, &headers, &body, &request_id, source_ip, started).await;
@@ -131,7 +148,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
         }) {
         Ok(a) => a,
         Err(e) => {
-            tracing::info!(%request_id, %operation, code = e.code(), "authentication failed");
+            tracing::info!(code = e.code(), "authentication failed");
             let refused = RefusedRequest {
                 operation: operation.name(),
                 request_id: &request_id,
@@ -143,6 +160,7 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
             return auth_error_response(&e, &request_id);
         }
     };
+    tracing::Span::current().record("principal", authenticated.principal.arn.as_str());
     let mut caller = authenticated.caller;
     caller.source_ip = source_ip.map(|ip| ip.to_string());
     // A principal acts in its own account (root: the server's account).
@@ -168,19 +186,13 @@ async fn handle_call(State(state): State<WireState>, request: Request) -> Respon
             "The operation {operation} is not served over JSON."
         ))),
     };
-    respond(
-        outcome,
-        operation.name(),
-        &ctx.scope.region,
-        &request_id,
-        started,
-    )
+    respond(outcome, &ctx.scope.region, &request_id, started)
 }
 
-/// The response of a call the core ran, logged once with its outcome (never its body).
+/// The response of a call the core ran, logged once with its outcome (never its body); the
+/// request id, operation and principal are the `call` span's.
 fn respond(
     outcome: coffer_core::service::CallOutcome,
-    operation: &str,
     region: &str,
     request_id: &str,
     started: Instant,
@@ -188,11 +200,17 @@ fn respond(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(body) => {
-            tracing::info!(%request_id, operation, region, elapsed_ms, "ok");
+            tracing::info!(region, elapsed_ms, "ok");
             json_response(StatusCode::OK, &body, request_id)
         }
         Err(e) => {
-            tracing::info!(%request_id, operation, region, elapsed_ms, code = e.code(), message = e.message(), "failed");
+            tracing::info!(
+                region,
+                elapsed_ms,
+                code = e.code(),
+                message = e.message(),
+                "failed"
+            );
             core_error_response(&e, request_id)
         }
     }
@@ -219,13 +237,7 @@ async fn login_with_iam(
         .service
         .iam_login()
         .map_or(DEFAULT_AUDIT_REGION, |s| s.region.as_str());
-    respond(
-        outcome,
-        Operation::LoginWithIam.name(),
-        region,
-        request_id,
-        started,
-    )
+    respond(outcome, region, request_id, started)
 }
 
 /// The region of a refused request's event when its credential scope names none that can be
@@ -278,7 +290,7 @@ pub(crate) async fn record_refused(
         elapsed_ms: refused.started.elapsed().as_secs_f64() * 1000.0,
     };
     if let Err(error) = state.service.record_refused_call(&call).await {
-        tracing::warn!(request_id = %refused.request_id, code = error.code(), "the refused call was not audited");
+        tracing::warn!(code = error.code(), "the refused call was not audited");
     }
 }
 

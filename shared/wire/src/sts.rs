@@ -149,7 +149,7 @@ pub(crate) async fn handle(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(output) => {
-            tracing::info!(%request_id, operation = %action, elapsed_ms, "ok");
+            tracing::info!(operation = %action, elapsed_ms, "ok");
             success_xml(&action, &result_xml(&output), request_id)
         }
         Err(StsError {
@@ -157,7 +157,7 @@ pub(crate) async fn handle(
             message,
             status,
         }) => {
-            tracing::info!(%request_id, operation = %action, elapsed_ms, code, message = %message, "failed");
+            tracing::info!(operation = %action, elapsed_ms, code, message = %message, "failed");
             error_xml(status, code, &message, request_id)
         }
     }
@@ -172,7 +172,7 @@ async fn refuse(
     started: Instant,
     e: &crate::sigv4::AuthError,
 ) -> Response {
-    tracing::info!(%request_id, operation = %action, code = e.query_code(), "authentication failed");
+    tracing::info!(operation = %action, code = e.query_code(), "authentication failed");
     let refused = RefusedRequest {
         operation: action,
         request_id,

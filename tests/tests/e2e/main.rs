@@ -15,6 +15,7 @@ mod audit_trail;
 mod aws_backend;
 mod aws_fidelity;
 mod batch_get;
+mod call_logs;
 mod concurrency;
 mod crash;
 mod create_describe;
