@@ -7,10 +7,11 @@
 #   3. one compilation of every target (binaries, libraries, tests, benches) with all
 #      features, linted by clippy in the same pass (clippy-driver as the workspace's rustc
 #      wrapper, -D warnings): no separate `cargo clippy` that checks the whole tree again;
-#   4. three test streams side by side, each reusing those binaries:
-#      - embedded: every test binary of the workspace but the AWS adapter's (in-process service
-#        tests, policy engine, router, SQLite/keyring contract suites, the whole end-to-end
-#        suite against a spawned `coffer`), then the AWS CLI smoke test;
+#   4. four test streams side by side, each reusing those binaries:
+#      - workspace: every test binary but the AWS adapter's and the end-to-end suite
+#        (in-process service tests, policy engine, router, SQLite/keyring contract suites, unit
+#        tests), then the AWS CLI smoke test;
+#      - embedded: the whole end-to-end suite against a spawned `coffer`;
 #      - AWS backend, on a moto of its own: the end-to-end tests tests/deployment-subset.txt
 #        tags for it, against `coffer serve --backend aws`;
 #      - Lambda, on another moto: the tests tagged for it through the `api` function under the
@@ -304,24 +305,31 @@ run_test_binary() {
 
 # ---------------------------------------------------------------------------------------------
 # The three streams. Each exports what it needs in its own subshell.
-embedded_stream() {
-  STREAM=embedded
-  # The embedded backend's run: no endpoint or AWS backend left over in the environment.
+# The embedded backend's environment: no endpoint or AWS backend left over.
+embedded_env() {
   unset COFFER_ENDPOINT COFFER_ACCESS_KEY_ID COFFER_SECRET_ACCESS_KEY
   unset COFFER_E2E_BACKEND COFFER_TEST_AWS_ENDPOINT
+}
+
+# The end-to-end suite on the embedded backend: the longest stream (its concurrency test alone
+# is 1,600 durable writes on one secret), so it runs on its own.
+e2e_embedded_stream() {
+  STREAM=embedded
+  embedded_env
   export COFFER_E2E_SKIP_LOG="$WORK/skips-embedded"
+  # Without the tests that need another deployment (they would only skip here).
+  run_test_binary "$ROOT/tests" coffer-e2e "$E2E_BIN" "${EMBEDDED_SKIPS[@]}"
+}
+
+# Every other test binary of the workspace but the AWS adapter's (on moto, in the Lambda
+# stream), then the AWS CLI smoke test.
+workspace_stream() {
+  STREAM=workspace
+  embedded_env
+  export COFFER_E2E_SKIP_LOG="$WORK/skips-workspace"
   local status=0 dir pkg bin
   while IFS=$'\t' read -r dir pkg bin; do
-    case "$pkg" in
-      coffer-aws) continue ;; # on moto, in the AWS stream
-      coffer-e2e)
-        if [[ "$bin" == "$E2E_BIN" ]]; then
-          # Without the tests that need another deployment (they would only skip here).
-          run_test_binary "$dir" "$pkg" "$bin" "${EMBEDDED_SKIPS[@]}" || status=1
-          continue
-        fi
-        ;;
-    esac
+    [[ "$pkg" == coffer-aws || "$bin" == "$E2E_BIN" ]] && continue
     run_test_binary "$dir" "$pkg" "$bin" || status=1
   done <"$WORK/test-binaries.tsv"
   smoke_test || status=1
@@ -410,7 +418,7 @@ moto_reset() {
   [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$1/moto-api/reset" 2>/dev/null)" == 200 ]]
 }
 
-section "tests: embedded, AWS backend and Lambda streams side by side"
+section "tests: four streams side by side (workspace, e2e embedded, e2e AWS backend, e2e Lambda)"
 await_background_python() {
   while [[ ! -e "$WORK/python-tools.done" ]]; do
     [[ -e "$WORK/infra.status" ]] && break
@@ -444,9 +452,11 @@ if [[ "${SKIP_AWS:-0}" != 1 ]]; then
 else
   echo "SKIP_AWS=1: no AWS-backend and Lambda streams"
 fi
-start_background embedded embedded_stream
-echo "running: embedded$([[ "${SKIP_AWS:-0}" != 1 ]] && echo ", AWS backend, Lambda") (logs follow as each ends)"
-finish_background embedded "embedded stream (workspace tests, e2e suite, CLI smoke)"
+start_background embedded e2e_embedded_stream
+start_background workspace workspace_stream
+echo "running: e2e on the embedded backend, the other workspace tests$([[ "${SKIP_AWS:-0}" != 1 ]] && echo ", AWS backend, Lambda") (logs follow)"
+finish_background workspace "workspace tests (in-process, contracts, unit) and the CLI smoke test"
+finish_background embedded "e2e suite on the embedded backend"
 if [[ "${SKIP_AWS:-0}" != 1 ]]; then
   finish_background aws "AWS-backend stream (e2e subset on coffer serve --backend aws)"
   finish_background lambda "Lambda stream (e2e subset through the api function, then the coffer-aws contract suites)"
@@ -481,7 +491,7 @@ layer_of() {
 }
 declare -A LAYER_P LAYER_F LAYER_I
 TOTAL_P=0 TOTAL_F=0 TOTAL_I=0
-for stream in embedded aws lambda; do
+for stream in workspace embedded aws lambda; do
   [[ -e "$WORK/counts-$stream" ]] || continue
   while IFS=$'\t' read -r pkg bin p f i; do
     layer="$(layer_of "$pkg" "$bin" "$stream")"
