@@ -143,13 +143,8 @@ done
 
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null || apt_install python3
-if [[ ! -x .venv/bin/python ]]; then
-  if ! "$PY" -m venv .venv 2>/dev/null; then
-    apt_install python3-venv
-    rm -rf .venv
-    "$PY" -m venv .venv
-  fi
-fi
+# venv with pip (the venv itself is made in the background, below).
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 # Real PostgreSQL and MariaDB for the rotator tests: tests/src/databases.rs starts throwaway
 # servers on 127.0.0.1 itself, so the packages' own services must not run. While apt-get
@@ -180,6 +175,10 @@ rustc --version
 # (pip and node wait on the network and the disk more than on the CPU).
 install_python_tools() {
   local req_hash
+  if [[ ! -x .venv/bin/python ]]; then
+    rm -rf .venv
+    "$PY" -m venv .venv
+  fi
   req_hash="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
   if [[ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" != "$req_hash" ]]; then
     [[ "${SKIP_INSTALL:-0}" == 1 ]] && { echo ".venv is not up to date (SKIP_INSTALL=1)"; return 1; }
