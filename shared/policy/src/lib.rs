@@ -55,7 +55,7 @@ pub use eval::{
 };
 pub use jsonkeys::{filter_secret_string, json_key_access, top_level_keys, JsonKeyAccess};
 
-pub use public::{check_block_public_policy, grants_public_access, statement_grants_public_access};
+pub use public::{grants_public_access, statement_grants_public_access};
 pub use validate::{
     validate_resource_policy, ValidationIssue, CHECK_BROAD_ACCESS, CHECK_LOCKOUT, CHECK_SYNTAX,
 };
