@@ -12,8 +12,8 @@
 //! words a denial. PutResourcePolicy and ValidateResourcePolicy hand the raw `ResourcePolicy`
 //! string to [`parse_policy`] (or [`validate_resource_policy`]) before anything is stored; a syntax
 //! error is [`PolicyError::Malformed`] (`MalformedPolicyDocumentException` on the wire), and with
-//! `BlockPublicPolicy` a document for which [`grants_public_access`] holds is
-//! [`PolicyError::Public`] (`PublicPolicyException`). [`parse_identity_policy`] and
+//! `BlockPublicPolicy` the service refuses a document for which [`grants_public_access`] holds
+//! (`PublicPolicyException`). [`parse_identity_policy`] and
 //! [`parse_trust_policy`] parse the identity and trust policies of Coffer's own principals with the
 //! same grammar.
 //!
