@@ -110,15 +110,14 @@ impl Error {
     }
 }
 
-/// A policy the engine refuses keeps its message and becomes the AWS error it always was:
-/// a grammar problem `MalformedPolicyDocumentException`, a public policy under
-/// `BlockPublicPolicy` `PublicPolicyException`. The match is exhaustive, so a new engine error
-/// cannot ship unmapped.
+/// A policy the engine refuses keeps its message and becomes the AWS error it always was: a
+/// grammar problem `MalformedPolicyDocumentException`. (A public policy under
+/// `BlockPublicPolicy` is refused by PutResourcePolicy itself, as `PublicPolicyException`.) The
+/// match is exhaustive, so a new engine error cannot ship unmapped.
 impl From<coffer_policy::PolicyError> for Error {
     fn from(e: coffer_policy::PolicyError) -> Self {
         match e {
             coffer_policy::PolicyError::Malformed(m) => Error::MalformedPolicyDocument(m),
-            coffer_policy::PolicyError::Public(m) => Error::PublicPolicy(m),
         }
     }
 }
@@ -139,15 +138,5 @@ mod tests {
             "This resource policy contains a syntax error: the policy document must contain a \
              Statement."
         );
-
-        let public = coffer_policy::parse_policy(
-            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#,
-        )
-        .unwrap();
-        let public = Error::from(coffer_policy::check_block_public_policy(&public).unwrap_err());
-        assert_eq!(public.code(), "PublicPolicyException");
-        assert!(public
-            .message()
-            .starts_with("This resource policy grants public access to the secret."));
     }
 }

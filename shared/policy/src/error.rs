@@ -3,8 +3,9 @@
 //! Data path: the service parses and checks a policy while it handles PutResourcePolicy,
 //! ValidateResourcePolicy, an admin call storing an identity or trust policy, or while it
 //! authorizes a call against stored policies; a problem is a [`PolicyError`], which coffer-core
-//! turns into its `MalformedPolicyDocumentException` or `PublicPolicyException` with the message
-//! unchanged. Messages are safe to show a client: they quote the document's structure, never a
+//! turns into its `MalformedPolicyDocumentException` with the message unchanged. (A public
+//! policy under `BlockPublicPolicy` is not an engine error: the engine answers
+//! `grants_public_access`, and the service words AWS's `PublicPolicyException`.) Messages are safe to show a client: they quote the document's structure, never a
 //! secret value.
 
 use thiserror::Error;
@@ -14,17 +15,13 @@ pub enum PolicyError {
     /// The document breaks the policy grammar (AWS's `MalformedPolicyDocumentException`).
     #[error("{0}")]
     Malformed(String),
-    /// The document grants public access while `BlockPublicPolicy` is set (AWS's
-    /// `PublicPolicyException`).
-    #[error("{0}")]
-    Public(String),
 }
 
 impl PolicyError {
     /// The message, as the client reads it.
     pub fn message(&self) -> &str {
         match self {
-            PolicyError::Malformed(m) | PolicyError::Public(m) => m,
+            PolicyError::Malformed(m) => m,
         }
     }
 }

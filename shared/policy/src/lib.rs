@@ -12,8 +12,8 @@
 //! words a denial. PutResourcePolicy and ValidateResourcePolicy hand the raw `ResourcePolicy`
 //! string to [`parse_policy`] (or [`validate_resource_policy`]) before anything is stored; a syntax
 //! error is [`PolicyError::Malformed`] (`MalformedPolicyDocumentException` on the wire), and with
-//! `BlockPublicPolicy` a document for which [`grants_public_access`] holds is
-//! [`PolicyError::Public`] (`PublicPolicyException`). [`parse_identity_policy`] and
+//! `BlockPublicPolicy` the service refuses a document for which [`grants_public_access`] holds
+//! (`PublicPolicyException`). [`parse_identity_policy`] and
 //! [`parse_trust_policy`] parse the identity and trust policies of Coffer's own principals with the
 //! same grammar.
 //!
@@ -55,7 +55,7 @@ pub use eval::{
 };
 pub use jsonkeys::{filter_secret_string, json_key_access, top_level_keys, JsonKeyAccess};
 
-pub use public::{check_block_public_policy, grants_public_access, statement_grants_public_access};
+pub use public::{grants_public_access, statement_grants_public_access};
 pub use validate::{
     validate_resource_policy, ValidationIssue, CHECK_BROAD_ACCESS, CHECK_LOCKOUT, CHECK_SYNTAX,
 };

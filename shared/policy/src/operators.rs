@@ -460,6 +460,45 @@ impl Cidr {
         (prefix <= max).then_some(Cidr { network, prefix })
     }
 
+    /// [`Cidr::parse`] of a value in its plain spelling only: no surrounding space, and a
+    /// prefix length of at most three digits without a leading zero. [`Cidr::parse`] is more
+    /// lenient (it reads `0.0.0.0/00` as `0.0.0.0/0` and ` 10.0.0.0/008` as `10.0.0.0/8`), and
+    /// the public-policy check does not take such spellings as narrowing. Whatever this
+    /// accepts, the evaluator reads the same way, since it is the evaluator's own parser.
+    pub(crate) fn parse_plain(text: &str) -> Option<Cidr> {
+        if text.is_empty() || text.trim() != text {
+            return None;
+        }
+        if let Some((_, prefix)) = text.split_once('/') {
+            if prefix.len() > 3 || (prefix.len() > 1 && prefix.starts_with('0')) {
+                return None;
+            }
+        }
+        Cidr::parse(text)
+    }
+
+    /// The first and the last address of the range as integers, and whether it is an IPv4
+    /// range. An IPv6 range never contains an IPv4 caller, IPv4-mapped ones included
+    /// ([`canonical_ip`] turns those into IPv4 before they are compared).
+    pub(crate) fn bounds(&self) -> (bool, u128, u128) {
+        match self.network {
+            IpAddr::V4(net) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                let first = u32::from(net) & mask;
+                (true, u128::from(first), u128::from(first | !mask))
+            }
+            IpAddr::V6(net) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                let first = u128::from(net) & mask;
+                (false, first, first | !mask)
+            }
+        }
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
@@ -665,6 +704,40 @@ mod tests {
         assert_eq!(
             canonical_ip("::ffff:192.0.2.1".parse().unwrap()),
             "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn cidr_parse_plain_and_bounds() {
+        // The lenient spellings the evaluator reads, and the plain parser refuses.
+        assert_eq!(Cidr::parse("0.0.0.0/00"), Cidr::parse("0.0.0.0/0"));
+        assert_eq!(Cidr::parse(" 10.0.0.0/008"), Cidr::parse("10.0.0.0/8"));
+        for text in [
+            "0.0.0.0/00",
+            " 10.0.0.0/8",
+            "10.0.0.0/008",
+            "10.0.0.0/33",
+            "",
+        ] {
+            assert_eq!(Cidr::parse_plain(text), None, "{text:?}");
+        }
+        for text in [
+            "0.0.0.0/0",
+            "10.0.0.0/8",
+            "192.0.2.7",
+            "::/0",
+            "2001:db8::/128",
+        ] {
+            assert_eq!(Cidr::parse_plain(text), Cidr::parse(text), "{text}");
+        }
+        let bounds = |text: &str| Cidr::parse_plain(text).unwrap().bounds();
+        assert_eq!(bounds("0.0.0.0/0"), (true, 0, u128::from(u32::MAX)));
+        assert_eq!(bounds("10.1.2.3/8"), (true, 0x0a00_0000, 0x0aff_ffff));
+        assert_eq!(bounds("192.0.2.7"), (true, 0xc000_0207, 0xc000_0207));
+        assert_eq!(bounds("::/0"), (false, 0, u128::MAX));
+        assert_eq!(
+            bounds("::ffff:0.0.0.0/96"),
+            (false, 0xffff_0000_0000, 0xffff_ffff_ffff)
         );
     }
 }
