@@ -230,19 +230,66 @@ async fn block_public_policy_rejects_public_policy() {
         .send()
         .await
         .unwrap();
-    let policy = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
-        "Resource": created.arn().unwrap()
-    }]});
-    expect_error(
-        root.put_resource_policy()
+    let arn = created.arn().unwrap();
+    // No condition, and three conditions that look narrowing but let the world in: a /00
+    // prefix (read as /0), two halves of the address space, a variable that always matches.
+    let conditions = [
+        None,
+        Some(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/00"}})),
+        Some(json!({"IpAddress": {"aws:SourceIp": ["0.0.0.0/1", "128.0.0.0/1"]}})),
+        Some(json!({"StringEquals": {"aws:PrincipalAccount": "${aws:PrincipalAccount}"}})),
+    ];
+    for condition in conditions {
+        let mut statement = json!({
+            "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
+            "Resource": arn
+        });
+        if let Some(condition) = &condition {
+            statement["Condition"] = condition.clone();
+        }
+        let policy = json!({"Version": "2012-10-17", "Statement": [statement]});
+        let refused = expect_error(
+            root.put_resource_policy()
+                .secret_id(&name)
+                .resource_policy(policy.to_string())
+                .block_public_policy(true)
+                .send()
+                .await,
+            "PublicPolicyException",
+        );
+        assert_eq!(
+            refused.message(),
+            Some(
+                "The BlockPublicPolicy parameter is set to true, and the resource policy did not \
+                 prevent broad access to the secret."
+            ),
+            "{condition:?}"
+        );
+        let stored = root
+            .get_resource_policy()
             .secret_id(&name)
-            .resource_policy(policy.to_string())
-            .block_public_policy(true)
             .send()
-            .await,
-        "PublicPolicyException",
-    );
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.resource_policy(),
+            None,
+            "{condition:?}: nothing stored"
+        );
+    }
+    // Pinned to one account: not public, stored.
+    let pinned = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
+        "Resource": arn,
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+    }]});
+    root.put_resource_policy()
+        .secret_id(&name)
+        .resource_policy(pinned.to_string())
+        .block_public_policy(true)
+        .send()
+        .await
+        .expect("a policy pinned to one account is not public");
 }
 
 #[tokio::test]
