@@ -9,6 +9,10 @@
 # `cargo build --release -p <package>` on this x86_64 host, the binary copied as `bootstrap` and
 # zipped; every bootstrap is checked with objdump to need at most GLIBC_2.34 (Amazon Linux 2023).
 # A clean release build of the workspace takes 8-13 minutes on a 2-core machine.
+# Each binary is built by a cargo invocation of its own: one invocation unifies the features of
+# the packages it builds, and the rotator-* functions enable only their own database engine of
+# coffer-rotators (built together, each bootstrap would link both drivers). Crates with the same
+# features are built once and shared between the invocations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +23,7 @@ for arg in "$@"; do
   case "$arg" in
     --arm64) ARCH=arm64 ;;
     --x86_64) ARCH=x86_64 ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) BINARIES+=("$arg") ;;
   esac
 done
@@ -63,7 +67,6 @@ EOF
 START=$SECONDS
 if command -v cargo-lambda >/dev/null 2>&1; then
   args=(lambda build --release --output-format zip)
-  for b in "${BINARIES[@]}"; do args+=(--bin "$b"); done
   if [[ $ARCH == arm64 ]]; then
     args+=(--arm64)
   elif command -v zig >/dev/null 2>&1 || python3 -c 'import ziglang' 2>/dev/null; then
@@ -71,8 +74,10 @@ if command -v cargo-lambda >/dev/null 2>&1; then
   else
     args+=(--compiler cargo)
   fi
-  echo "package.sh: cargo ${args[*]}"
-  cargo "${args[@]}"
+  for b in "${BINARIES[@]}"; do
+    echo "package.sh: cargo ${args[*]} --bin $b"
+    cargo "${args[@]}" --bin "$b"
+  done
   for b in "${BINARIES[@]}"; do
     [[ -f target/lambda/$b/bootstrap.zip ]] || die "cargo lambda did not produce target/lambda/$b/bootstrap.zip"
     if [[ $ARCH == x86_64 && -f target/lambda/$b/bootstrap ]]; then check_glibc "target/lambda/$b/bootstrap"; fi
@@ -80,10 +85,11 @@ if command -v cargo-lambda >/dev/null 2>&1; then
 else
   [[ $ARCH == x86_64 && "$(uname -m)" == x86_64 ]] ||
     die "without cargo-lambda only x86_64 on an x86_64 host is supported (cargo install cargo-lambda --locked)"
-  args=(build --release)
-  for b in "${BINARIES[@]}"; do args+=(-p "$b"); done
-  echo "package.sh: cargo-lambda not found; cargo ${args[*]}"
-  cargo "${args[@]}"
+  echo "package.sh: cargo-lambda not found; cargo build --release -p <binary>, one binary at a time"
+  for b in "${BINARIES[@]}"; do
+    echo "package.sh: cargo build --release -p $b"
+    cargo build --release -p "$b"
+  done
   for b in "${BINARIES[@]}"; do
     [[ -x target/release/$b ]] || die "target/release/$b was not built (is $b a binary of the workspace?)"
     mkdir -p "target/lambda/$b"

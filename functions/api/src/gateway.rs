@@ -14,9 +14,9 @@
 use axum::body::Body as AxumBody;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use coffer_aws::wiring::{AuthMode, AwsSettings};
+use coffer_aws::wiring::AuthMode;
 use coffer_core::service::SecretsService;
-use coffer_lambda_host::OwnPrincipals;
+use coffer_lambda_host::{LambdaSettings, OwnPrincipals};
 use coffer_wire::auth::{
     ApiGatewayCaller, ApiGatewayIamAuthenticator, Authenticator, RootCredentials,
     SigV4Authenticator,
@@ -31,11 +31,12 @@ use tower::ServiceExt;
 /// The router of the `api` function: the local server's, with the authenticator the
 /// configuration names (SigV4: the root key, and the keys and sessions of `own` principals).
 pub fn router(
-    settings: &AwsSettings,
+    settings: &LambdaSettings,
     service: Arc<SecretsService>,
     own: Option<&OwnPrincipals>,
 ) -> Router {
-    let authenticator: Arc<dyn Authenticator> = match &settings.auth {
+    let account_id = &settings.aws.account_id;
+    let authenticator: Arc<dyn Authenticator> = match &settings.aws.auth {
         AuthMode::SigV4 {
             access_key_id,
             secret_access_key,
@@ -43,7 +44,7 @@ pub fn router(
             let sigv4 = SigV4Authenticator::new(RootCredentials {
                 access_key_id: access_key_id.clone(),
                 secret_access_key: secret_access_key.clone(),
-                account_id: settings.account_id.clone(),
+                account_id: account_id.clone(),
             });
             // LoginWithIam and AssumeRole sessions, sealed by the service's codec
             // (coffer_lambda_host), and the access keys of Coffer's own principals.
@@ -56,14 +57,12 @@ pub fn router(
                 None => sigv4,
             })
         }
-        AuthMode::Iam => Arc::new(ApiGatewayIamAuthenticator::new(
-            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_string()),
-        )),
+        AuthMode::Iam => Arc::new(ApiGatewayIamAuthenticator::new(settings.region.clone())),
     };
     coffer_wire::router(WireState {
         service,
         authenticator,
-        account_id: settings.account_id.clone(),
+        account_id: account_id.clone(),
     })
 }
 

@@ -17,14 +17,13 @@ async fn main() -> ExitCode {
         Ok(cold) => cold,
         Err(code) => return code,
     };
-    if let (coffer_aws::wiring::AuthMode::Iam, Ok(arn)) =
-        (&cold.settings.auth, std::env::var("COFFER_IAM_ADMIN_ARN"))
+    if let (coffer_aws::wiring::AuthMode::Iam, Some(arn)) =
+        (&cold.settings.aws.auth, &cold.settings.iam_admin_arn)
     {
         if let Err(message) =
-            gateway::grant_iam_admin(&cold.service, &cold.settings.account_id, &arn).await
+            gateway::grant_iam_admin(&cold.service, &cold.settings.aws.account_id, arn).await
         {
-            eprintln!("{FUNCTION}: {message}");
-            return ExitCode::FAILURE;
+            return coffer_lambda_host::fail_init(FUNCTION, &message).await;
         }
     }
     let router = gateway::router(&cold.settings, cold.service, cold.own_principals.as_ref());

@@ -1,30 +1,36 @@
 //! The cold start every Coffer Lambda function that serves or drives secrets shares (`api`,
 //! `rotation`, `scheduler`): logging to standard error, the configuration from the environment
-//! (`coffer_aws::wiring::AwsSettings`, documented in docs/lambda.md), the AWS clients and ports
-//! built once, and the `SecretsService` on them (with the principal store in both auth modes:
-//! Coffer's own principals and STS in SigV4 mode, the IAM-identity policies of API Gateway's
-//! IAM callers in IAM mode). Bad configuration fails the cold start through
+//! read once ([`settings::LambdaSettings`], documented in docs/lambda.md), the AWS clients and
+//! ports built once, and the `SecretsService` on them through the service builder the local
+//! server uses too (`coffer_core::service::ServiceParts`): the principal store in both auth
+//! modes (Coffer's own principals, or the IAM-identity policies of API Gateway's IAM callers),
+//! STS and LoginWithIam in SigV4 mode. Bad configuration fails the cold start through
 //! `coffer_aws::lambda_init::fail_init` (a message naming the setting, reported to the Runtime
 //! API), never with a panic.
 //!
 //! Place in the data path: the first thing each function's `main` does, before its runtime loop.
 
+pub mod settings;
+
 pub use coffer_aws::lambda_init::fail_init;
 use coffer_aws::lambda_invoke::LambdaRotationFunction;
 use coffer_aws::sts_caller_identity::iam_login_settings;
-use coffer_aws::wiring::{self, AuthMode, AwsSettings, Host};
+use coffer_aws::wiring::{self, AuthMode, Host};
+use coffer_core::iam_login::IamLoginSettings;
 use coffer_core::ports::KeyProvider;
 use coffer_core::principals::PrincipalStore;
-use coffer_core::service::{SecretsService, ServiceConfig};
-use coffer_core::sts::{SessionTokenCodec, StsSettings, DEFAULT_MIN_DURATION_SECS};
+use coffer_core::service::{SecretsService, ServiceConfig, ServiceParts, TemporaryCredentials};
+use coffer_core::sts::DEFAULT_MIN_DURATION_SECS;
 use coffer_embedded::audit_log::JsonLinesAuditSink;
 use coffer_embedded::{OsRandom, SystemClock};
+pub use settings::LambdaSettings;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 /// What a cold start built.
 pub struct ColdStart {
-    pub settings: AwsSettings,
+    /// The function's whole configuration, as read at cold start.
+    pub settings: LambdaSettings,
     pub service: Arc<SecretsService>,
     /// The standard AWS configuration the clients were made from (for further clients).
     pub sdk: aws_config::SdkConfig,
@@ -57,35 +63,23 @@ pub fn init_logging() {
         .init();
 }
 
-/// `coffer.LoginWithIam` and its sessions (SigV4 mode; behind API Gateway's IAM authorization
-/// callers are AWS-verified already): STS at `COFFER_IAM_STS_ENDPOINT` (default: STS of
-/// `AWS_REGION`), the audience `COFFER_IAM_LOGIN_AUDIENCE` if set. Session tokens are sealed
-/// under a key derived from the paging key, which every instance shares.
-fn offer_iam_login(
-    service: SecretsService,
-    paging_key: &[u8; 32],
-) -> Result<SecretsService, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let region = var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_string());
-    let login = iam_login_settings(
-        var("COFFER_IAM_STS_ENDPOINT").as_deref(),
-        &region,
-        var("COFFER_IAM_LOGIN_AUDIENCE"),
+/// `coffer.LoginWithIam` (SigV4 mode; behind API Gateway's IAM authorization callers are
+/// AWS-verified already): STS at `COFFER_IAM_STS_ENDPOINT` (default: STS of `AWS_REGION`), the
+/// audience `COFFER_IAM_LOGIN_AUDIENCE` if set.
+fn iam_login(settings: &LambdaSettings) -> Result<IamLoginSettings, String> {
+    iam_login_settings(
+        settings.iam_sts_endpoint.as_deref(),
+        &settings.region,
+        settings.iam_login_audience.clone(),
     )
-    .map_err(|e| format!("COFFER_IAM_STS_ENDPOINT: {e}"))?;
-    Ok(service
-        .with_sts(StsSettings {
-            codec: Arc::new(SessionTokenCodec::derived_from(paging_key)),
-            min_duration_secs: DEFAULT_MIN_DURATION_SECS,
-        })
-        .with_iam_login(login))
+    .map_err(|e| format!("{}: {e}", settings::env::IAM_STS_ENDPOINT))
 }
 
 /// Reads the configuration and builds the service; on bad configuration reports the init
 /// error and returns the exit code the process ends with.
 pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
     init_logging();
-    let settings = match AwsSettings::from_env() {
+    let settings = match LambdaSettings::from_env() {
         Ok(settings) => settings,
         Err(e) => return Err(fail_init(function, &e.to_string()).await),
     };
@@ -94,34 +88,45 @@ pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
         Arc::new(OsRandom),
         Arc::new(JsonLinesAuditSink::stdout()),
     );
-    let built = match wiring::build(&settings, host).await {
+    let built = match wiring::build(&settings.aws, host).await {
         Ok(built) => built,
         Err(e) => return Err(fail_init(function, &e.to_string()).await),
     };
     let rotation_function = built.rotation_function();
-    let own_principals = match settings.auth {
-        AuthMode::SigV4 { .. } => Some(OwnPrincipals {
-            store: built.principals.clone(),
-            keys: built.ports.keys.clone(),
-        }),
-        AuthMode::Iam => None,
+    // SigV4 mode: Coffer authenticates its own principals' keys and offers STS and
+    // LoginWithIam, whose sessions every instance opens (the codec derives from the shared
+    // paging key). IAM mode: API Gateway authenticates; no Coffer sessions.
+    let (own_principals, temporary_credentials) = match settings.aws.auth {
+        AuthMode::SigV4 { .. } => {
+            let login = match iam_login(&settings) {
+                Ok(login) => login,
+                Err(e) => return Err(fail_init(function, &e).await),
+            };
+            (
+                Some(OwnPrincipals {
+                    store: built.principals.clone(),
+                    keys: built.ports.keys.clone(),
+                }),
+                Some(TemporaryCredentials {
+                    min_duration_secs: DEFAULT_MIN_DURATION_SECS,
+                    iam_login: Some(login),
+                }),
+            )
+        }
+        AuthMode::Iam => (None, None),
     };
-    let mut service = SecretsService::new(
-        built.ports,
-        ServiceConfig {
+    let service = ServiceParts {
+        ports: built.ports,
+        config: ServiceConfig {
             paging_key: built.paging_key,
-            audit_required: settings.audit_required,
+            audit_required: settings.aws.audit_required,
         },
-    );
-    if matches!(settings.auth, AuthMode::SigV4 { .. }) {
-        service = match offer_iam_login(service, &built.paging_key) {
-            Ok(service) => service,
-            Err(e) => return Err(fail_init(function, &e).await),
-        };
+        // Both modes: identity policies (own principals', or IAM callers' iam-identity
+        // records) and the admin API come from the store.
+        principals: Some(built.principals.clone()),
+        temporary_credentials,
     }
-    // Both modes: identity policies (own principals', or IAM callers' iam-identity records)
-    // and the admin API come from the store.
-    service = service.with_principals(built.principals.clone());
+    .assemble();
     Ok(ColdStart {
         settings,
         service: Arc::new(service),

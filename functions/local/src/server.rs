@@ -11,7 +11,9 @@ use crate::rotation::{self, LocalRotationFunctions};
 use axum::routing::get;
 use coffer_core::ports::{RotationFunction, RotationInvoker};
 use coffer_core::rotation_driver::{RetryPolicy, RotationDriver};
-use coffer_core::service::{Ports, SecretsService, ServiceConfig};
+use coffer_core::service::{
+    Ports, SecretsService, ServiceConfig, ServiceParts, TemporaryCredentials,
+};
 use coffer_embedded::metrics::InProcessMetrics;
 use coffer_embedded::TokioSleeper;
 use coffer_wire::auth::{RootCredentials, SigV4Authenticator};
@@ -104,31 +106,30 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let (rotations, rotation_jobs) = rotation::queue();
     let wiring = wire_backend(&args, metrics.clone(), rotations).await?;
     let keys = wiring.ports.keys.clone();
-    let mut service = SecretsService::new(
-        wiring.ports,
-        ServiceConfig {
-            paging_key: wiring.paging_key,
-            audit_required: args.audit_required,
-        },
+    // Both backends: temporary credentials (STS AssumeRole, LoginWithIam when configured),
+    // their tokens sealed under a key derived from the NextToken key, and the principal store.
+    let service = Arc::new(
+        ServiceParts {
+            ports: wiring.ports,
+            config: ServiceConfig {
+                paging_key: wiring.paging_key,
+                audit_required: args.audit_required,
+            },
+            principals: wiring.principals.clone(),
+            temporary_credentials: Some(TemporaryCredentials {
+                min_duration_secs: args.sts_min_duration_secs,
+                iam_login: iam_login_settings(&args)?,
+            }),
+        }
+        .assemble(),
     );
-    // Temporary credentials (STS AssumeRole, LoginWithIam): tokens sealed under a key derived
-    // from the NextToken key of the data dir.
-    let codec = Arc::new(coffer_core::sts::SessionTokenCodec::derived_from(
-        &wiring.paging_key,
-    ));
-    service = service.with_sts(coffer_core::sts::StsSettings {
-        codec: codec.clone(),
-        min_duration_secs: args.sts_min_duration_secs,
-    });
-    if let Some(login) = iam_login_settings(&args)? {
-        service = service.with_iam_login(login);
+    let mut authenticator = SigV4Authenticator::new(wiring.root.clone());
+    if let Some(sts) = service.sts() {
+        authenticator = authenticator.with_sessions(sts.codec.clone());
     }
-    let mut authenticator = SigV4Authenticator::new(wiring.root.clone()).with_sessions(codec);
     if let Some(store) = &wiring.principals {
-        service = service.with_principals(store.clone());
         authenticator = authenticator.with_principals(store.clone(), keys);
     }
-    let service = Arc::new(service);
     let state = WireState {
         service: service.clone(),
         authenticator: Arc::new(authenticator),

@@ -4,42 +4,20 @@
 //! the core's `RotationDriver`, invoking the secret's rotation function for each step
 //! synchronously (Lambda `Invoke`, `RequestResponse`). Wiring only.
 //!
-//! Configuration: the `api` function's variables (docs/lambda.md) plus
-//! `COFFER_ROTATION_MAX_ATTEMPTS` (default 3) and `COFFER_ROTATION_RETRY_BACKOFF_SECS`
-//! (default 5); keep the function's timeout above the attempts' total.
+//! Configuration: the shared cold start reads it (`coffer_lambda_host::LambdaSettings`,
+//! docs/lambda.md), including `COFFER_ROTATION_MAX_ATTEMPTS` (default 3) and
+//! `COFFER_ROTATION_RETRY_BACKOFF_SECS` (default 5); keep the function's timeout above the
+//! attempts' total.
 
 use coffer_core::ports::RotationJob;
-use coffer_core::rotation_driver::{RetryPolicy, RotationDriver, RotationOutcome};
+use coffer_core::rotation_driver::{RotationDriver, RotationOutcome};
 use coffer_embedded::TokioSleeper;
 use coffer_lambda_host::cold_start;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 const FUNCTION: &str = "coffer-rotation";
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} must be a whole number")),
-        _ => Ok(default),
-    }
-}
-
-fn retry_policy() -> Result<RetryPolicy, String> {
-    let default = RetryPolicy::default();
-    Ok(RetryPolicy {
-        max_attempts: env_number("COFFER_ROTATION_MAX_ATTEMPTS", default.max_attempts)?.max(1),
-        first_backoff: Duration::from_secs(env_number(
-            "COFFER_ROTATION_RETRY_BACKOFF_SECS",
-            default.first_backoff.as_secs(),
-        )?),
-        ..default
-    })
-}
 
 /// The invocation's result: the outcome, for the Lambda log and `Invoke` callers.
 fn outcome_payload(outcome: &RotationOutcome) -> serde_json::Value {
@@ -60,15 +38,11 @@ async fn main() -> ExitCode {
         Ok(start) => start,
         Err(code) => return code,
     };
-    let retry = match retry_policy() {
-        Ok(retry) => retry,
-        Err(e) => return coffer_lambda_host::fail_init(FUNCTION, &e).await,
-    };
     let driver = Arc::new(RotationDriver::new(
         start.service,
         Arc::new(start.rotation_function),
         Arc::new(TokioSleeper),
-        retry,
+        start.settings.rotation_retry,
     ));
     let handler = service_fn(move |event: LambdaEvent<RotationJob>| {
         let driver = driver.clone();

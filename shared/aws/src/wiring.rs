@@ -3,8 +3,9 @@
 //! lines plus CloudWatch Logs / EventBridge when configured), and the rotation invoker (Lambda
 //! `Invoke` of the rotation function). Both `coffer serve --backend aws` and the Lambda
 //! functions (`api`, `rotation`, `scheduler`) call [`build`]; the Lambda functions read their
-//! [`AwsSettings`] from the environment ([`AwsSettings::from_env`], one table of variables in
-//! `docs/lambda.md`).
+//! [`AwsSettings`] from the environment with the rest of their configuration
+//! (`coffer_lambda_host::LambdaSettings`, through [`AwsSettings::from_lookup`]; one table of
+//! variables in `docs/lambda.md`), `coffer serve --backend aws` builds it from its flags.
 //!
 //! Place in the data path: process start -> [`AwsSettings`] -> [`build`] -> `Ports` ->
 //! `SecretsService` (and, in the `api` function, the coffer-wire router). Nothing here runs on
@@ -160,12 +161,9 @@ fn is_account_id(s: &str) -> bool {
 }
 
 impl AwsSettings {
-    /// The settings of a Lambda function, from its environment.
-    pub fn from_env() -> Result<AwsSettings, ConfigError> {
-        AwsSettings::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// The settings from any variable lookup (tests pass a map). Empty values count as unset.
+    /// The settings from a variable lookup: a Lambda function's environment
+    /// (`coffer_lambda_host::LambdaSettings::from_env`), or a map in tests. Empty values count
+    /// as unset.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<AwsSettings, ConfigError> {

@@ -6,7 +6,7 @@
 use coffer_core::ports::RotationStep;
 use thiserror::Error;
 
-use crate::engine::DbError;
+use crate::engine::{DbError, EngineNotBuilt};
 
 /// A rotation step failed.
 #[derive(Debug, Error)]
@@ -20,6 +20,9 @@ pub struct RotatorError {
 /// Why a step failed. The texts of the staging checks are those of AWS's templates.
 #[derive(Debug, Error)]
 pub enum StepErrorKind {
+    /// The rotator's engine is not built into this binary (checked before any API call).
+    #[error("{0}")]
+    EngineNotBuilt(EngineNotBuilt),
     #[error("Secret {arn} is not enabled for rotation")]
     RotationNotEnabled { arn: String },
     #[error("Secret version {token} has no stage for rotation of secret {arn}.")]

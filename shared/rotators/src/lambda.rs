@@ -44,6 +44,13 @@ pub async fn run(engine: Engine) -> Result<(), lambda_runtime::Error> {
 }
 
 async fn cold_start(engine: Engine) -> Result<Rotator, ConfigError> {
+    if !engine.is_built() {
+        // A bootstrap whose main names an engine its features leave out: say so at cold start
+        // (every step would refuse anyway).
+        return Err(ConfigError::Invalid(
+            crate::engine::EngineNotBuilt(engine).to_string(),
+        ));
+    }
     let passwords = PasswordSettings::from_env()?;
     let tls = TlsSettings::from_env()?;
     let client_settings = ClientSettings::from_env()?;

@@ -25,6 +25,10 @@
 //! - [`config`]: settings read once at cold start (password policy, API client);
 //! - `lambda` (feature `lambda`): the Lambda runtime loop of the `rotator-*` functions.
 //!
+//! Cargo features `postgres` and `mysql` (both by default) build the engines' drivers in; each
+//! rotator-* function enables only its own, and a step for an engine a build lacks fails with
+//! [`StepErrorKind::EngineNotBuilt`].
+//!
 //! No password ever reaches an error, a log line or a panic message: errors name the step, the
 //! user and the host, and database errors from statements that carry a password are reduced to
 //! their SQLSTATE / error code.

@@ -19,13 +19,14 @@
 //! - **testSecret**: log in with AWSPENDING and run `SELECT NOW()`.
 //! - **finishSecret**: move AWSCURRENT to the token's version (AWSPREVIOUS follows).
 //!
-//! Every step is idempotent, so the driver may retry any of them.
+//! Every step is idempotent, so the driver may retry any of them. A rotator whose engine this
+//! build lacks (see [`crate::engine`]'s cargo features) refuses every step before any call.
 
 use aws_sdk_secretsmanager::Client;
 use coffer_core::ports::{RotationStep, RotationStepEvent};
 
 use crate::config::PasswordSettings;
-use crate::engine::{Database, DbError, Engine, Session};
+use crate::engine::{Database, DbError, Engine, EngineNotBuilt, Session};
 use crate::error::{RotatorError, StepErrorKind};
 use crate::secret::SecretValue;
 use crate::secrets::{Metadata, SecretsApi, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
@@ -37,7 +38,9 @@ const CLONE_SUFFIX: &str = "_clone";
 /// A rotation function for one database engine.
 pub struct Rotator {
     engine: Engine,
-    database: Box<dyn Database>,
+    /// The engine's driver; [`EngineNotBuilt`] when this build lacks it, which every step
+    /// reports before doing anything.
+    database: Result<Box<dyn Database>, EngineNotBuilt>,
     api: SecretsApi,
     passwords: PasswordSettings,
 }
@@ -81,6 +84,10 @@ impl Rotator {
     }
 
     async fn run(&self, event: &RotationStepEvent) -> Result<(), StepErrorKind> {
+        let db = self
+            .database
+            .as_deref()
+            .map_err(|e| StepErrorKind::EngineNotBuilt(*e))?;
         let secret_id = event.secret_id.as_str();
         let token = event.client_request_token.as_str();
         let metadata = self.api.describe(secret_id).await?;
@@ -94,11 +101,11 @@ impl Rotator {
         }
         match event.step {
             RotationStep::CreateSecret => {
-                self.create_secret(secret_id, token, event.rotation_token.as_deref())
+                self.create_secret(db, secret_id, token, event.rotation_token.as_deref())
                     .await
             }
-            RotationStep::SetSecret => self.set_secret(secret_id, token).await,
-            RotationStep::TestSecret => self.test_secret(secret_id, token).await,
+            RotationStep::SetSecret => self.set_secret(db, secret_id, token).await,
+            RotationStep::TestSecret => self.test_secret(db, secret_id, token).await,
             RotationStep::FinishSecret => {
                 // The staging check above already returned when `token` is AWSCURRENT.
                 let current = metadata.holder_of(AWSCURRENT);
@@ -115,6 +122,7 @@ impl Rotator {
 
     async fn create_secret(
         &self,
+        db: &dyn Database,
         secret_id: &str,
         token: &str,
         rotation_token: Option<&str>,
@@ -133,7 +141,7 @@ impl Rotator {
             return Ok(());
         }
         let username = match current.master_arn() {
-            Some(_) => alternate_username(current.username(), self.database.max_username_len())?,
+            Some(_) => alternate_username(current.username(), db.max_username_len())?,
             None => current.username().to_string(),
         };
         let password = self.api.random_password(&self.passwords).await?;
@@ -145,10 +153,15 @@ impl Rotator {
         Ok(())
     }
 
-    async fn set_secret(&self, secret_id: &str, token: &str) -> Result<(), StepErrorKind> {
+    async fn set_secret(
+        &self,
+        db: &dyn Database,
+        secret_id: &str,
+        token: &str,
+    ) -> Result<(), StepErrorKind> {
         let current = self.value(secret_id, AWSCURRENT, None).await?;
         let pending = self.value(secret_id, AWSPENDING, Some(token)).await?;
-        if let Ok(session) = self.login(&pending).await {
+        if let Ok(session) = login(db, &pending).await {
             session.close().await;
             tracing::info!(
                 secret = secret_id,
@@ -158,9 +171,12 @@ impl Rotator {
             return Ok(());
         }
         match current.master_arn() {
-            None => self.set_single_user(secret_id, &current, &pending).await?,
+            None => {
+                self.set_single_user(db, secret_id, &current, &pending)
+                    .await?
+            }
             Some(master_arn) => {
-                self.set_alternating_users(master_arn, &current, &pending)
+                self.set_alternating_users(db, master_arn, &current, &pending)
                     .await?
             }
         }
@@ -175,6 +191,7 @@ impl Rotator {
 
     async fn set_single_user(
         &self,
+        db: &dyn Database,
         secret_id: &str,
         current: &SecretValue,
         pending: &SecretValue,
@@ -191,12 +208,11 @@ impl Rotator {
                 current: current.host().into(),
             });
         }
-        let mut session = match self.login(current).await {
+        let mut session = match login(db, current).await {
             Ok(session) => session,
             // After an interrupted rotation the database may still hold the previous password.
             Err(cause) => match self.api.value(secret_id, AWSPREVIOUS, None).await? {
-                Some(previous) if previous.username() == current.username() => self
-                    .login(&previous)
+                Some(previous) if previous.username() == current.username() => login(db, &previous)
                     .await
                     .map_err(|cause| login_error("AWSCURRENT or AWSPREVIOUS", current, cause))?,
                 _ => return Err(login_error(AWSCURRENT, current, cause)),
@@ -211,13 +227,14 @@ impl Rotator {
 
     async fn set_alternating_users(
         &self,
+        db: &dyn Database,
         master_arn: &str,
         current: &SecretValue,
         pending: &SecretValue,
     ) -> Result<(), StepErrorKind> {
         // The AWSCURRENT credentials must be valid before the master acts on them: this keeps
         // a secret naming someone else's user from having the master change that user.
-        self.login(current)
+        login(db, current)
             .await
             .map_err(|cause| login_error(AWSCURRENT, current, cause))?
             .close()
@@ -230,8 +247,7 @@ impl Rotator {
                 master: master.host().into(),
             });
         }
-        let mut session = self
-            .login(&master)
+        let mut session = login(db, &master)
             .await
             .map_err(|cause| login_error("master secret's", &master, cause))?;
         let result = session
@@ -243,10 +259,14 @@ impl Rotator {
         })
     }
 
-    async fn test_secret(&self, secret_id: &str, token: &str) -> Result<(), StepErrorKind> {
+    async fn test_secret(
+        &self,
+        db: &dyn Database,
+        secret_id: &str,
+        token: &str,
+    ) -> Result<(), StepErrorKind> {
         let pending = self.value(secret_id, AWSPENDING, Some(token)).await?;
-        let mut session = self
-            .login(&pending)
+        let mut session = login(db, &pending)
             .await
             .map_err(|cause| login_error(AWSPENDING, &pending, cause))?;
         let result = session.check().await;
@@ -281,12 +301,11 @@ impl Rotator {
             }),
         }
     }
+}
 
-    async fn login(&self, value: &SecretValue) -> Result<Box<dyn Session>, DbError> {
-        self.database
-            .connect(&value.login(self.database.default_port()))
-            .await
-    }
+/// Logs in with `value`'s credentials.
+async fn login(db: &dyn Database, value: &SecretValue) -> Result<Box<dyn Session>, DbError> {
+    db.connect(&value.login(db.default_port())).await
 }
 
 /// AWS's staging check: `Ok(true)` when `token` is already AWSCURRENT (nothing to do),
@@ -375,6 +394,49 @@ mod tests {
             alternate_username(&"a".repeat(27), 32),
             Err(StepErrorKind::UsernameTooLong { .. })
         ));
+    }
+
+    /// A rotator whose engine this build lacks refuses every step with a message naming the
+    /// feature and the rotator that has it, before any API call (the client points nowhere).
+    #[tokio::test]
+    async fn step_without_the_engine_fails_before_any_call() {
+        use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
+        let client = Client::from_conf(
+            aws_sdk_secretsmanager::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        let rotator = Rotator {
+            engine: Engine::MySql,
+            database: Err(EngineNotBuilt(Engine::MySql)),
+            api: SecretsApi::new(client),
+            passwords: PasswordSettings::default(),
+        };
+        let event = RotationStepEvent {
+            step: RotationStep::CreateSecret,
+            secret_id: "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf".into(),
+            client_request_token: "v1".into(),
+            rotation_token: None,
+        };
+        let error = rotator.handle(&event).await.unwrap_err();
+        assert!(
+            matches!(error.kind, StepErrorKind::EngineNotBuilt(_)),
+            "{error}"
+        );
+        let text = error.to_string();
+        assert!(text.contains("cargo feature `mysql`"), "{text}");
+        assert!(text.contains("coffer-rotator-mysql"), "{text}");
+    }
+
+    #[test]
+    #[cfg(all(feature = "postgres", feature = "mysql"))]
+    fn engines_of_the_default_build_are_built() {
+        for engine in [Engine::Postgres, Engine::MySql] {
+            assert!(engine.is_built(), "{engine:?}");
+            assert!(engine.database(&TlsSettings::default()).is_ok());
+        }
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const CA_BUNDLE_ENV: &str = "COFFER_DB_CA_BUNDLE";
 pub struct TlsSettings {
     ca_bundle: Option<PathBuf>,
     extra_roots: Vec<CertificateDer<'static>>,
+    /// Built (and so checked) in every build; only the PostgreSQL engine connects with it.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     config: Arc<ClientConfig>,
 }
 
@@ -83,11 +85,13 @@ impl TlsSettings {
     }
 
     /// The extra CA certificates (DER), for drivers that build their own TLS configuration.
+    #[cfg(any(test, feature = "mysql"))]
     pub(crate) fn extra_roots(&self) -> &[CertificateDer<'static>] {
         &self.extra_roots
     }
 
     /// The rustls client configuration verifying against these roots.
+    #[cfg(any(test, feature = "postgres"))]
     pub(crate) fn client_config(&self) -> &ClientConfig {
         &self.config
     }
@@ -110,6 +114,7 @@ fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<ClientConfig
 /// Makes aws-lc-rs the process's rustls provider, for drivers (mysql_async) that build their
 /// configuration with `ClientConfig::builder()`, which panics when the build enables several
 /// providers and none is installed. Installing twice is harmless.
+#[cfg(feature = "mysql")]
 pub(crate) fn install_default_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

@@ -7,8 +7,10 @@
 //! call's metrics, whatever the outcome. Some operations emit further events through the same
 //! port: BatchGetSecretValue one `GetSecretValue` event per secret (as AWS does), DeleteSecret,
 //! RestoreSecret, the purge and RotateSecret their service events ([`ServiceEventName`]). Each
-//! submodule holds one group of operations.
+//! submodule holds one group of operations, except `assemble` ([`ServiceParts`]), which puts
+//! a service together at process start.
 
+mod assemble;
 mod authorize;
 mod batch;
 mod call;
@@ -26,6 +28,7 @@ mod read;
 mod rotation;
 mod rotation_jobs;
 
+pub use assemble::{ServiceParts, TemporaryCredentials};
 pub use lookup::storage_error;
 pub use rotation::{rotation_token_digest, ROTATION_INCOMPLETE};
 pub use rotation_jobs::{service_context, Completion, JobStatus};
@@ -160,6 +163,8 @@ fn encode<T: Serialize>(response: T) -> Result<serde_json::Value> {
 }
 
 impl SecretsService {
+    /// A service with no principal store, STS or LoginWithIam. Processes build theirs with
+    /// [`ServiceParts::assemble`], which adds what their configuration names.
     pub fn new(ports: Ports, config: ServiceConfig) -> Self {
         SecretsService {
             ports,

@@ -6,8 +6,15 @@
 //! ([`postgres`], [`mysql`]) knows *how* to say it to its server: identifier quoting, password
 //! literals, privilege copying, TLS negotiation. Statement errors that could echo a statement
 //! (syntax errors) are reduced to their error code, since statements carry passwords.
+//!
+//! Each engine's driver is behind a cargo feature of this crate (`postgres`, `mysql`), so a
+//! rotator-* bootstrap links only its own. [`Engine`] always names both: an engine a build
+//! lacks is refused by [`Engine::database`] with [`EngineNotBuilt`], which a rotation step
+//! reports as its error (never a panic).
 
+#[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 use async_trait::async_trait;
@@ -43,13 +50,63 @@ impl Engine {
         }
     }
 
-    pub(crate) fn database(self, tls: &TlsSettings) -> Box<dyn Database> {
+    /// The cargo feature of `coffer-rotators` that builds this engine's driver in.
+    pub fn cargo_feature(self) -> &'static str {
         match self {
-            Engine::Postgres => Box::new(postgres::Postgres::new(tls)),
-            Engine::MySql => Box::new(mysql::MySql::new(tls)),
+            Engine::Postgres => "postgres",
+            Engine::MySql => "mysql",
+        }
+    }
+
+    /// Whether this build has the engine's driver (its [`Engine::cargo_feature`]).
+    pub fn is_built(self) -> bool {
+        match self {
+            Engine::Postgres => cfg!(feature = "postgres"),
+            Engine::MySql => cfg!(feature = "mysql"),
+        }
+    }
+
+    /// The engine's driver, or [`EngineNotBuilt`] when this build lacks it.
+    pub(crate) fn database(self, tls: &TlsSettings) -> Result<Box<dyn Database>, EngineNotBuilt> {
+        match self {
+            Engine::Postgres => postgres_database(tls),
+            Engine::MySql => mysql_database(tls),
         }
     }
 }
+
+#[cfg(feature = "postgres")]
+fn postgres_database(tls: &TlsSettings) -> Result<Box<dyn Database>, EngineNotBuilt> {
+    Ok(Box::new(postgres::Postgres::new(tls)))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_database(_: &TlsSettings) -> Result<Box<dyn Database>, EngineNotBuilt> {
+    Err(EngineNotBuilt(Engine::Postgres))
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_database(tls: &TlsSettings) -> Result<Box<dyn Database>, EngineNotBuilt> {
+    Ok(Box::new(mysql::MySql::new(tls)))
+}
+
+#[cfg(not(feature = "mysql"))]
+fn mysql_database(_: &TlsSettings) -> Result<Box<dyn Database>, EngineNotBuilt> {
+    Err(EngineNotBuilt(Engine::MySql))
+}
+
+/// A rotator was asked for an engine whose driver this build does not have (the rotator-*
+/// functions build only their own engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "this build has no {} engine (cargo feature `{}` of coffer-rotators); secrets with engine \
+     {:?} are rotated by {}",
+    .0.cargo_feature(),
+    .0.cargo_feature(),
+    .0.secret_engines(),
+    .0.rotator_name()
+)]
+pub struct EngineNotBuilt(pub Engine);
 
 /// How to use TLS for one login (the secret's optional `ssl` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +146,7 @@ pub enum DbError {
 
 /// `error` and its sources, `: `-separated (drivers keep the useful part, such as a certificate
 /// error under "error performing TLS handshake", in the sources).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
