@@ -237,6 +237,13 @@ check_deps coffer-policy "$PLATFORM|^coffer-"
 check_deps coffer-wire '^(coffer-aws|coffer-embedded|coffer-rotators|rusqlite|aws-sdk-) '
 check_deps coffer-aws '^(coffer-wire|coffer-embedded|coffer-rotators|rusqlite) '
 check_deps coffer-embedded '^(coffer-wire|coffer-aws|coffer-rotators|aws-) '
+# Lambda bootstraps link what they use: no SQLite anywhere, a database driver only in its
+# rotator.
+for fn in coffer-lambda-host coffer-api coffer-rotation coffer-scheduler; do
+  check_deps "$fn" '^(rusqlite|libsqlite3-sys|tokio-postgres|mysql_async) '
+done
+check_deps coffer-rotator-postgres '^(rusqlite|libsqlite3-sys|mysql_async) '
+check_deps coffer-rotator-mysql '^(rusqlite|libsqlite3-sys|tokio-postgres) '
 
 section "build and lint every target (all features; clippy -D warnings in the same pass)"
 # One feature set and one compilation for the whole run: every test stream below runs these

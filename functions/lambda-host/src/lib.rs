@@ -23,7 +23,7 @@ use coffer_core::service::{SecretsService, ServiceConfig, ServiceParts, Temporar
 use coffer_core::sts::DEFAULT_MIN_DURATION_SECS;
 use coffer_embedded::audit_log::JsonLinesAuditSink;
 use coffer_embedded::{OsRandom, SystemClock};
-pub use settings::LambdaSettings;
+pub use settings::{LambdaSettings, LogSettings};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -52,15 +52,24 @@ pub struct OwnPrincipals {
     pub keys: Arc<dyn KeyProvider>,
 }
 
-/// Logs to standard error (Lambda ships it to the function's log group); `RUST_LOG` filters.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+/// Logs to standard error (Lambda ships it to the function's log group; standard output
+/// carries the audit events), in the format and at the level of Lambda's advanced logging
+/// controls ([`LogSettings`]): `AWS_LAMBDA_LOG_LEVEL` when set, else `RUST_LOG`, else `info`.
+pub fn init_logging(log: &LogSettings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match log.level {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    if log.json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 /// `coffer.LoginWithIam` (SigV4 mode; behind API Gateway's IAM authorization callers are
@@ -78,7 +87,7 @@ fn iam_login(settings: &LambdaSettings) -> Result<IamLoginSettings, String> {
 /// Reads the configuration and builds the service; on bad configuration reports the init
 /// error and returns the exit code the process ends with.
 pub async fn cold_start(function: &str) -> Result<ColdStart, ExitCode> {
-    init_logging();
+    init_logging(&LogSettings::from_env());
     let settings = match LambdaSettings::from_env() {
         Ok(settings) => settings,
         Err(e) => return Err(fail_init(function, &e.to_string()).await),

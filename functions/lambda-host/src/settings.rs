@@ -1,8 +1,9 @@
 //! The configuration of Coffer's Lambda functions (`api`, `rotation`, `scheduler`), read from
 //! the environment once per cold start into one typed value, [`LambdaSettings`]: the AWS side's
 //! [`AwsSettings`] plus what only the functions read (LoginWithIam's STS, the IAM-mode
-//! bootstrap identity, the rotation driver's retries). [`LambdaSettings::from_env`] is the only
-//! place the functions read environment variables (besides the log filter `RUST_LOG`); every
+//! bootstrap identity, the rotation driver's retries). [`LambdaSettings::from_env`] and
+//! [`LogSettings::from_env`] (Lambda's logging controls, read first) are the only places the
+//! functions read environment variables (besides the log filter `RUST_LOG`); every
 //! variable is documented in `docs/lambda.md`, and their names are that interface.
 //!
 //! Bad values are a [`ConfigError`] naming the variable (never its value when it may be a
@@ -32,6 +33,44 @@ pub mod env {
     pub const ROTATION_MAX_ATTEMPTS: &str = "COFFER_ROTATION_MAX_ATTEMPTS";
     /// Seconds before the second attempt of a rotation job, doubled after.
     pub const ROTATION_RETRY_BACKOFF_SECS: &str = "COFFER_ROTATION_RETRY_BACKOFF_SECS";
+    /// Lambda's advanced logging controls: the log format (`JSON` or `Text`).
+    pub const LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+    /// Lambda's advanced logging controls: the application log level.
+    pub const LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+}
+
+/// Lambda's advanced logging controls, read before anything else so that even a configuration
+/// error is logged in the format the function is configured for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON` (any case): one JSON object per line; else text.
+    pub json: bool,
+    /// `AWS_LAMBDA_LOG_LEVEL` (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`, any case;
+    /// `FATAL` logs errors only): the level of every log line, ahead of `RUST_LOG`. `None` when
+    /// unset or not one of those (then `RUST_LOG`, else `info`).
+    pub level: Option<&'static str>,
+}
+
+impl LogSettings {
+    /// The logging controls of this function, from its environment.
+    pub fn from_env() -> LogSettings {
+        LogSettings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The logging controls from any variable lookup (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> LogSettings {
+        let json = lookup(env::LOG_FORMAT).is_some_and(|v| v.trim().eq_ignore_ascii_case("json"));
+        let level =
+            lookup(env::LOG_LEVEL).and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
+                "TRACE" => Some("trace"),
+                "DEBUG" => Some("debug"),
+                "INFO" => Some("info"),
+                "WARN" => Some("warn"),
+                "ERROR" | "FATAL" => Some("error"),
+                _ => None,
+            });
+        LogSettings { json, level }
+    }
 }
 
 /// The region when `AWS_REGION` is unset (Lambda always sets it).
@@ -129,6 +168,50 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         LambdaSettings::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    fn log_settings(vars: &[(&str, &str)]) -> LogSettings {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LogSettings::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn lambda_log_controls() {
+        assert_eq!(
+            log_settings(&[]),
+            LogSettings {
+                json: false,
+                level: None
+            }
+        );
+        let json = log_settings(&[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+        ]);
+        assert_eq!(
+            json,
+            LogSettings {
+                json: true,
+                level: Some("debug")
+            }
+        );
+        assert!(log_settings(&[("AWS_LAMBDA_LOG_FORMAT", "json")]).json);
+        assert!(!log_settings(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]).json);
+        assert_eq!(
+            log_settings(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).level,
+            Some("error")
+        );
+        assert_eq!(
+            log_settings(&[("AWS_LAMBDA_LOG_LEVEL", "warn")]).level,
+            Some("warn")
+        );
+        assert_eq!(
+            log_settings(&[("AWS_LAMBDA_LOG_LEVEL", "loud")]).level,
+            None
+        );
     }
 
     #[test]
