@@ -80,7 +80,7 @@ pub async fn grant_iam_admin(
     account_id: &str,
     arn: &str,
 ) -> Result<(), String> {
-    let account = coffer_core::iam_identity::parse_iam_arn_pattern(arn)
+    let account = coffer_core::identity::iam_identity::parse_iam_arn_pattern(arn)
         .map_err(|e| format!("COFFER_IAM_ADMIN_ARN: {}", e.message()))?;
     if account != account_id {
         return Err(format!(
@@ -91,7 +91,7 @@ pub async fn grant_iam_admin(
         return Err("COFFER_IAM_ADMIN_ARN needs the principal store".to_string());
     };
     let ports = service.ports();
-    let admin = coffer_core::admin::AdminService {
+    let admin = coffer_core::identity::admin::AdminService {
         store: store.clone(),
         keys: ports.keys.clone(),
         clock: ports.clock.clone(),
@@ -101,7 +101,7 @@ pub async fn grant_iam_admin(
         "Effect": "Allow", "Action": ["secretsmanager:*", "coffer:*"], "Resource": "*"}]});
     let body = serde_json::json!({"IamArn": arn, "PolicyName": IAM_ADMIN_POLICY_NAME,
         "PolicyDocument": document.to_string()});
-    let request = coffer_core::admin::parse_body(body.to_string().as_bytes())
+    let request = coffer_core::identity::admin::parse_body(body.to_string().as_bytes())
         .map_err(|e| e.message().to_string())?;
     admin
         .run(

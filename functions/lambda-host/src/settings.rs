@@ -14,7 +14,7 @@
 //! function's runtime loop.
 
 use coffer_aws::wiring::{AwsSettings, ConfigError};
-use coffer_core::rotation_driver::RetryPolicy;
+use coffer_core::rotation::driver::RetryPolicy;
 use std::time::Duration;
 
 /// The variables only the Lambda functions read (the AWS side's are

@@ -69,7 +69,7 @@ pub async fn wire(
     )?;
     let (root, credential_source) = credentials::load_or_create(&args.data_dir, &args.account_id)?;
     let paging_key = load_or_create_paging_key(&args.data_dir, random.as_ref())?;
-    let principals: Arc<dyn coffer_core::principals::PrincipalStore> = Arc::new(repository.clone());
+    let principals: Arc<dyn coffer_core::ports::PrincipalStore> = Arc::new(repository.clone());
     Ok(Wiring {
         ports: Ports {
             repository: Arc::new(repository),

@@ -131,7 +131,7 @@ pub struct ServeArgs {
     pub lambda_endpoint: Option<String>,
     /// Shortest STS AssumeRole session accepted (`DurationSeconds`), in seconds. AWS's minimum
     /// is 900; lower it (e.g. to 2) only to test credential expiry without waiting.
-    #[arg(long, env = "COFFER_STS_MIN_DURATION_SECS", default_value_t = coffer_core::sts::DEFAULT_MIN_DURATION_SECS,
+    #[arg(long, env = "COFFER_STS_MIN_DURATION_SECS", default_value_t = coffer_core::identity::sts::DEFAULT_MIN_DURATION_SECS,
           value_parser = clap::value_parser!(u64).range(1..=43200))]
     pub sts_min_duration_secs: u64,
     /// STS endpoint that verifies `coffer.LoginWithIam` requests (needs the `aws` feature);

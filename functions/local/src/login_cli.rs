@@ -2,7 +2,7 @@
 //! in the AWS CLI's `credential_process` format, so a workload on Lambda, ECS or EC2 points a
 //! profile at a deployed Coffer and uses the stock AWS CLI and SDKs with its own role.
 //!
-//! Data path (client side of `coffer_core::iam_login`): the caller's AWS credentials from
+//! Data path (client side of `coffer_core::identity::iam_login`): the caller's AWS credentials from
 //! aws-config's default chain (environment, profile, web identity, ECS, instance metadata; the
 //! `aws` feature) sign a POST `sts:GetCallerIdentity` for the STS endpoint the server verifies
 //! with ([`presign`], the official `aws-sigv4` signer); the signed request goes, base64, to
@@ -144,7 +144,7 @@ pub fn presign(
             "application/x-www-form-urlencoded; charset=utf-8",
         );
     if let Some(audience) = audience {
-        builder = builder.header(coffer_core::iam_login::AUDIENCE_HEADER, audience);
+        builder = builder.header(coffer_core::identity::iam_login::AUDIENCE_HEADER, audience);
     }
     let mut request = builder
         .body(())
@@ -208,17 +208,19 @@ pub fn credential_process_output(answer: &str) -> Result<String, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coffer_core::iam_login::{check_login_request, IamLoginSettings};
+    use coffer_core::identity::iam_login::{check_login_request, IamLoginSettings};
 
     struct Never;
 
     #[async_trait::async_trait]
-    impl coffer_core::iam_login::CallerIdentityVerifier for Never {
+    impl coffer_core::identity::iam_login::CallerIdentityVerifier for Never {
         async fn get_caller_identity(
             &self,
-            _: &coffer_core::iam_login::StsRequest,
-        ) -> Result<coffer_core::iam_login::CallerIdentity, coffer_core::iam_login::VerifyError>
-        {
+            _: &coffer_core::identity::iam_login::StsRequest,
+        ) -> Result<
+            coffer_core::identity::iam_login::CallerIdentity,
+            coffer_core::identity::iam_login::VerifyError,
+        > {
             unreachable!()
         }
     }

@@ -14,7 +14,7 @@ use coffer_core::ports::{
     RotationFunction, RotationInvoker, RotationJob, RotationStartError, RotationStepEvent,
     StepFailure,
 };
-use coffer_core::rotation_driver::RotationDriver;
+use coffer_core::rotation::driver::RotationDriver;
 use coffer_rotators::{ClientSettings, Engine, PasswordSettings, Rotator, TlsSettings};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use crate::credentials::{self, CredentialSource};
 use crate::rotation::{self, LocalRotationFunctions};
 use axum::routing::get;
 use coffer_core::ports::{RotationFunction, RotationInvoker};
-use coffer_core::rotation_driver::{RetryPolicy, RotationDriver};
+use coffer_core::rotation::driver::{RetryPolicy, RotationDriver};
 use coffer_core::service::{
     Ports, SecretsService, ServiceConfig, ServiceParts, TemporaryCredentials,
 };
@@ -30,7 +30,7 @@ pub struct Wiring {
     pub ports: Ports,
     pub root: RootCredentials,
     /// Coffer's own users and roles (SQLite, or DynamoDB on the AWS backend; `None`: root only).
-    pub principals: Option<Arc<dyn coffer_core::principals::PrincipalStore>>,
+    pub principals: Option<Arc<dyn coffer_core::ports::PrincipalStore>>,
     pub credential_source: CredentialSource,
     pub paging_key: [u8; 32],
     /// One line for the start-up message.
@@ -83,7 +83,7 @@ async fn wire_backend(
 #[cfg(feature = "aws")]
 fn iam_login_settings(
     args: &ServeArgs,
-) -> Result<Option<coffer_core::iam_login::IamLoginSettings>, BoxError> {
+) -> Result<Option<coffer_core::identity::iam_login::IamLoginSettings>, BoxError> {
     Ok(Some(coffer_aws::sts_caller_identity::iam_login_settings(
         args.iam_sts_endpoint.as_deref(),
         &args.iam_sts_region,
@@ -94,7 +94,7 @@ fn iam_login_settings(
 #[cfg(not(feature = "aws"))]
 fn iam_login_settings(
     args: &ServeArgs,
-) -> Result<Option<coffer_core::iam_login::IamLoginSettings>, BoxError> {
+) -> Result<Option<coffer_core::identity::iam_login::IamLoginSettings>, BoxError> {
     match args.iam_sts_endpoint {
         Some(_) => Err("--iam-sts-endpoint (LoginWithIam) needs the `aws` feature: cargo build --release --features aws".into()),
         None => Ok(None),
@@ -292,7 +292,7 @@ async fn scheduler_loop(service: Arc<SecretsService>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        match coffer_core::scheduler::tick(&service).await {
+        match coffer_core::rotation::scheduler::tick(&service).await {
             Ok(report) if !report.rotations_started.is_empty() || report.purged > 0 => {
                 tracing::info!(
                     started = report.rotations_started.len(),

@@ -10,7 +10,7 @@
 //! attempts' total.
 
 use coffer_core::ports::RotationJob;
-use coffer_core::rotation_driver::{RotationDriver, RotationOutcome};
+use coffer_core::rotation::driver::{RotationDriver, RotationOutcome};
 use coffer_embedded::TokioSleeper;
 use coffer_lambda_host::cold_start;
 use lambda_runtime::{service_fn, LambdaEvent};

@@ -6,7 +6,7 @@
 //! Wiring only; configuration as the `api` function's (docs/lambda.md).
 
 use coffer_aws::metrics_cloudwatch::{publish_gauges, Client as CloudWatch};
-use coffer_core::scheduler::tick;
+use coffer_core::rotation::scheduler::tick;
 use coffer_core::service::SecretsService;
 use coffer_lambda_host::cold_start;
 use lambda_runtime::{service_fn, LambdaEvent};

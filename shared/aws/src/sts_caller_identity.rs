@@ -2,7 +2,7 @@
 //! request to the configured STS endpoint over HTTP(S) and reads the `GetCallerIdentityResponse`
 //! XML (`Arn`, `UserId`, `Account`) or STS's `<ErrorResponse>` code.
 //!
-//! Data path: `coffer_core::iam_login` (the `coffer.LoginWithIam` call of the local server and of
+//! Data path: `coffer_core::identity::iam_login` (the `coffer.LoginWithIam` call of the local server and of
 //! the `api` Lambda function) checked the request; this module only sends it, always to the
 //! endpoint it was built with. hyper-util's client with rustls (aws-lc-rs, the system's roots),
 //! the stack the AWS SDK already builds. The forwarded headers (the caller's signature and AWS
@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use aws_smithy_xml::decode::{try_data, Document};
 use bytes::Bytes;
-use coffer_core::iam_login::{
+use coffer_core::identity::iam_login::{
     url_authority, CallerIdentity, CallerIdentityVerifier, IamLoginSettings, StsRequest,
     VerifyError,
 };

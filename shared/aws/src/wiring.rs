@@ -341,7 +341,7 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 pub fn principal_key_region(sdk: &aws_config::SdkConfig) -> &str {
     sdk.region()
         .map(|r| r.as_ref())
-        .unwrap_or(coffer_core::principals::PRINCIPAL_KEY_REGION)
+        .unwrap_or(coffer_core::identity::principals::PRINCIPAL_KEY_REGION)
 }
 
 /// A RotateSecret with no rotation function configured keeps its AWSPENDING version and

@@ -12,10 +12,11 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use coffer_aws::dynamodb::{create_table, DynamoDbPrincipalStore, DynamoDbSecretRepository};
 use coffer_aws::kms::KmsKeyProvider;
-use coffer_core::ports::{KeyError, SecretRepository};
-use coffer_core::principals::{
-    resolve_access_key, seal_access_key_secret, PrincipalStore, PrincipalType, PRINCIPAL_KEY_REGION,
+use coffer_core::identity::principals::{
+    resolve_access_key, seal_access_key_secret, PrincipalType, PRINCIPAL_KEY_REGION,
 };
+use coffer_core::ports::PrincipalStore;
+use coffer_core::ports::{KeyError, SecretRepository};
 use coffer_testkit::builders::{sample_record, sample_values, scope, ACCOUNT};
 use coffer_testkit::principal_store_contract::{self, access_key, principal, OTHER_ACCOUNT};
 use std::sync::atomic::{AtomicUsize, Ordering};

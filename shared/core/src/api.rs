@@ -6,7 +6,7 @@
 //! its audit event. Unknown members are ignored, as AWS does.
 
 use crate::clock::Timestamp;
-use crate::schedule::RotationRules;
+use crate::rotation::schedule::RotationRules;
 use crate::value::SecretValue;
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

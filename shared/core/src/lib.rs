@@ -7,15 +7,13 @@
 //! hash chain and signed digests that make an audit stream tamper-evident. Nothing here touches the network, the
 //! filesystem, the environment or the clock directly.
 
-pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod filters;
-pub mod iam_identity;
-pub mod iam_login;
+pub mod identity;
 pub mod ids;
 pub mod keycache;
 pub mod labels;
@@ -26,13 +24,9 @@ pub mod paging;
 pub mod password;
 pub mod policy_actions;
 pub mod ports;
-pub mod principals;
 pub mod redact;
-pub mod rotation_driver;
-pub mod schedule;
-pub mod scheduler;
+pub mod rotation;
 pub mod service;
-pub mod sts;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 
 use crate::clock::Timestamp;
 use crate::ids::{Scope, SecretArn, SecretName, StageLabel, VersionId, AWSCURRENT, AWSPENDING};
-use crate::schedule::RotationRules;
+use crate::rotation::schedule::RotationRules;
 use crate::value::ValueKind;
 use serde::{Deserialize, Serialize};
 

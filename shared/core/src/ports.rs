@@ -4,6 +4,9 @@
 
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
+use crate::identity::principals::{
+    AccessKeyRecord, PrincipalRecord, PrincipalType, PRINCIPAL_KEY_REGION,
+};
 use crate::ids::{Scope, SecretArn, VersionId};
 use crate::model::{EncryptedValue, SecretRecord};
 use async_trait::async_trait;
@@ -346,4 +349,55 @@ pub trait RotationFunction: Send + Sync {
         function_arn: &str,
         event: &RotationStepEvent,
     ) -> Result<(), StepFailure>;
+}
+
+/// Where principals and access keys live. Adapters: `coffer-embedded`'s SQLite store (same
+/// database as the secrets), `coffer-aws`'s DynamoDB store (same table as the secrets),
+/// `coffer-testkit`'s in-memory fake. `coffer-testkit::principal_store_contract` is the contract.
+#[async_trait]
+pub trait PrincipalStore: Send + Sync {
+    /// The region whose default key (of the principal's account) wraps the access-key secrets
+    /// kept here. It must stay the same for the life of the stored keys.
+    fn key_region(&self) -> &str {
+        PRINCIPAL_KEY_REGION
+    }
+
+    /// Creates a principal; `NameTaken` if one of the same kind and name exists in the account.
+    async fn insert_principal(&self, record: &PrincipalRecord) -> Result<(), RepositoryError>;
+    /// Replaces an existing principal (policies, tags); `Conflict` if it does not exist.
+    async fn put_principal(&self, record: &PrincipalRecord) -> Result<(), RepositoryError>;
+    async fn get_principal(
+        &self,
+        account: &str,
+        kind: PrincipalType,
+        name: &str,
+    ) -> Result<Option<PrincipalRecord>, RepositoryError>;
+    /// Removes a principal; false if there was none.
+    async fn delete_principal(
+        &self,
+        account: &str,
+        kind: PrincipalType,
+        name: &str,
+    ) -> Result<bool, RepositoryError>;
+    /// The principals of one kind in an account, by name.
+    async fn list_principals(
+        &self,
+        account: &str,
+        kind: PrincipalType,
+    ) -> Result<Vec<PrincipalRecord>, RepositoryError>;
+
+    /// Stores a key; `NameTaken` if the id exists.
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<(), RepositoryError>;
+    async fn get_access_key(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<AccessKeyRecord>, RepositoryError>;
+    /// Removes a key; false if there was none.
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, RepositoryError>;
+    /// The keys of one user, by id.
+    async fn list_access_keys(
+        &self,
+        account: &str,
+        user_name: &str,
+    ) -> Result<Vec<AccessKeyRecord>, RepositoryError>;
 }

@@ -9,12 +9,13 @@
 use async_trait::async_trait;
 use coffer_core::audit::Caller;
 use coffer_core::clock::Timestamp;
+use coffer_core::identity::principals::{PrincipalRecord, PrincipalType};
 use coffer_core::ids::Scope;
 use coffer_core::operation::{Api, Operation};
+use coffer_core::ports::PrincipalStore;
 use coffer_core::ports::{
     RepositoryError, RotationInvoker, RotationJob, RotationStartError, SecretRepository,
 };
-use coffer_core::principals::{PrincipalRecord, PrincipalStore, PrincipalType};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
 use coffer_policy::PrincipalInfo;
 use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAudit};
@@ -719,6 +720,6 @@ async fn authorize_unparseable_identity_policy_refuses() {
         .await
         .unwrap();
     let eve = PrincipalInfo::user(A, "eve", "AIDAEVE");
-    let refused = coffer_core::principals::identity_policies_of(&store, &eve).await;
+    let refused = coffer_core::identity::principals::identity_policies_of(&store, &eve).await;
     assert!(refused.is_err(), "the broken document is not skipped");
 }

@@ -4,12 +4,12 @@
 //! other's sessions).
 
 use async_trait::async_trait;
-use coffer_core::iam_login::{
+use coffer_core::identity::iam_login::{
     CallerIdentity, CallerIdentityVerifier, IamLoginSettings, StsRequest, VerifyError,
 };
+use coffer_core::identity::sts::{SessionClaims, SessionTokenCodec};
 use coffer_core::ports::{RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, ServiceConfig, ServiceParts, TemporaryCredentials};
-use coffer_core::sts::{SessionClaims, SessionTokenCodec};
 use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemoryPrincipalStore, InMemorySecretRepository};
 use std::sync::Arc;

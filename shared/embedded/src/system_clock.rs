@@ -3,7 +3,7 @@
 //! rotation driver's backoff. Tests inject a fixed clock and instant waits instead.
 
 use coffer_core::clock::{Clock, Timestamp};
-use coffer_core::rotation_driver::Sleeper;
+use coffer_core::rotation::driver::Sleeper;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The system's real-time clock, in UTC milliseconds.

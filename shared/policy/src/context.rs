@@ -277,7 +277,7 @@ pub struct PrincipalInfo {
     pub tags: Vec<(String, String)>,
     /// True for an identity AWS IAM verified (a `coffer.LoginWithIam` session, an API Gateway
     /// IAM caller): its identity policies are those Coffer stores for its ARN under
-    /// `iam-identity` records (`coffer_core::iam_identity`), not a Coffer user's or role's. False for
+    /// `iam-identity` records (`coffer_core::identity::iam_identity`), not a Coffer user's or role's. False for
     /// Coffer's own principals.
     pub verified_by_aws: bool,
 }

@@ -1,8 +1,9 @@
 //! `InMemoryPrincipalStore`: a fake of the `PrincipalStore` port for service tests.
 
 use async_trait::async_trait;
+use coffer_core::identity::principals::{AccessKeyRecord, PrincipalRecord, PrincipalType};
+use coffer_core::ports::PrincipalStore;
 use coffer_core::ports::RepositoryError;
-use coffer_core::principals::{AccessKeyRecord, PrincipalRecord, PrincipalStore, PrincipalType};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

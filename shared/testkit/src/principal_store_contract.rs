@@ -25,10 +25,11 @@
 //!   returns that user's keys sorted by id, not those of a same-named user of another account.
 
 use crate::builders::{ACCOUNT, T0};
-use coffer_core::ports::RepositoryError;
-use coffer_core::principals::{
-    AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore, PrincipalType,
+use coffer_core::identity::principals::{
+    AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalType,
 };
+use coffer_core::ports::PrincipalStore;
+use coffer_core::ports::RepositoryError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -52,7 +52,7 @@ use coffer_core::model::{
     ResourcePolicy, RotationConfig, RotationInProgress, SecretRecord, StoredKind, Tag,
 };
 use coffer_core::ports::{RepositoryError, SecretRepository, VersionWrites};
-use coffer_core::schedule::RotationRules;
+use coffer_core::rotation::schedule::RotationRules;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::task::JoinSet;

@@ -11,8 +11,8 @@ use coffer_core::ports::{
     RotationFunction, RotationInvoker, RotationJob, RotationStartError, RotationStep,
     RotationStepEvent, StepFailure,
 };
-use coffer_core::rotation_driver::{RetryPolicy, RotationDriver, RotationOutcome, Sleeper};
-use coffer_core::scheduler::{planned_start, tick};
+use coffer_core::rotation::driver::{RetryPolicy, RotationDriver, RotationOutcome, Sleeper};
+use coffer_core::rotation::scheduler::{planned_start, tick};
 use coffer_core::service::{service_context, Ports, SecretsService, ServiceConfig};
 use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAudit};
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};

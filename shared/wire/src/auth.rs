@@ -6,9 +6,10 @@
 use crate::sigv4::{self, AuthError, RequestParts, SigningKeyLookup};
 use async_trait::async_trait;
 use coffer_core::audit::Caller;
+use coffer_core::identity::principals::resolve_access_key;
+use coffer_core::identity::sts::SessionTokenCodec;
 use coffer_core::ports::KeyProvider;
-use coffer_core::principals::{resolve_access_key, PrincipalStore};
-use coffer_core::sts::SessionTokenCodec;
+use coffer_core::ports::PrincipalStore;
 use coffer_policy::PrincipalInfo;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,7 @@ pub struct ApiGatewayCaller {
 ///
 /// The principal is marked `verified_by_aws`: its identity policies are those Coffer stores
 /// for its ARN or an ARN pattern matching it (`iam-identity` records, `coffer.PutIamIdentityPolicy`;
-/// see `coffer_core::iam_identity`), beside what the secrets' resource policies allow (its own
+/// see `coffer_core::identity::iam_identity`), beside what the secrets' resource policies allow (its own
 /// account's root is granted everything in that account, as with SigV4). Coffer does not read
 /// the caller's policies from AWS IAM.
 pub struct ApiGatewayIamAuthenticator {
@@ -166,7 +167,7 @@ impl SigV4Authenticator {
     }
 
     /// Also accepts temporary credentials (`ASIA...` keys with an `X-Amz-Security-Token`
-    /// sealed by `codec`, see `coffer_core::sts`).
+    /// sealed by `codec`, see `coffer_core::identity::sts`).
     pub fn with_sessions(mut self, codec: Arc<SessionTokenCodec>) -> Self {
         self.sessions = Some(codec);
         self

@@ -226,7 +226,7 @@ async fn login_with_iam(
     source_ip: Option<std::net::IpAddr>,
     started: Instant,
 ) -> Response {
-    let call = coffer_core::iam_login::LoginCall {
+    let call = coffer_core::identity::iam_login::LoginCall {
         request_id,
         account_id: &state.account_id,
         source_ip,

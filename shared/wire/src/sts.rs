@@ -2,16 +2,16 @@
 //! application/x-www-form-urlencoded`, `Action=AssumeRole&Version=2011-06-15&...`), SigV4
 //! signed for service `sts`, XML answers in the `https://sts.amazonaws.com/doc/2011-06-15/`
 //! namespace, errors as `<ErrorResponse>`. The router hands such requests here; the decisions
-//! are `SecretsService::handle_sts`'s (`coffer_core::sts`). Neither the secret access key nor
+//! are `SecretsService::handle_sts`'s (`coffer_core::identity::sts`). Neither the secret access key nor
 //! the session token of an answer is logged.
 
 use crate::router::{record_refused_call, RefusedRequest, WireState};
 use crate::sigv4::RequestParts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use coffer_core::identity::sts::{StsError, StsOutput};
 use coffer_core::ids::Scope;
 use coffer_core::service::RequestContext;
-use coffer_core::sts::{StsError, StsOutput};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;

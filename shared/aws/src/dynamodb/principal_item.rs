@@ -12,8 +12,10 @@
 use super::item::{b, get_s, key, n, parse_n, s, Item, ENVELOPE, RECORD_JSON};
 use aws_sdk_dynamodb::types::AttributeValue;
 use coffer_core::clock::Timestamp;
+use coffer_core::identity::principals::{
+    AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalType,
+};
 use coffer_core::ports::RepositoryError;
-use coffer_core::principals::{AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalType};
 
 /// Sort key of an access key's own item (its partition is the key id).
 pub(crate) const ACCESS_KEY_SK: &str = "K";

@@ -4,7 +4,7 @@
 //! request signed with a user's key (one strongly consistent `GetItem`), the service reads the
 //! caller's identity policies here when it authorizes, STS AssumeRole reads the role, and the
 //! admin API (`coffer.*`) writes users, roles and keys. Secrets of access keys arrive sealed
-//! (`coffer_core::principals::seal_access_key_secret`, KMS envelope): this adapter stores opaque
+//! (`coffer_core::identity::principals::seal_access_key_secret`, KMS envelope): this adapter stores opaque
 //! bytes, never logs them, and never puts them into an error.
 //!
 //! The store shares the table, the client and the consumed-capacity counter of a
@@ -35,8 +35,9 @@ use super::{retry_transaction_conflicts, DynamoDbSecretRepository, Expr};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem};
+use coffer_core::identity::principals::{AccessKeyRecord, PrincipalRecord, PrincipalType};
+use coffer_core::ports::PrincipalStore;
 use coffer_core::ports::RepositoryError;
-use coffer_core::principals::{AccessKeyRecord, PrincipalRecord, PrincipalStore, PrincipalType};
 use std::sync::Arc;
 
 /// A `PrincipalStore` on the table of a [`DynamoDbSecretRepository`]. Cheap to clone.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub const SERVICE_PRINCIPAL: &str = "secretsmanager.amazonaws.com";
 
 /// CloudTrail's `eventSource` and `resources[].type` of an event named `event_name`: the STS
-/// actions Coffer answers (`crate::sts`) carry STS's `eventSource` and name roles as their
+/// actions Coffer answers (`crate::identity::sts`) carry STS's `eventSource` and name roles as their
 /// resources, as CloudTrail records them.
 fn source_and_resource_type(event_name: &str) -> (&'static str, &'static str) {
     if crate::operation::Operation::from_sts_action(event_name).is_some() {

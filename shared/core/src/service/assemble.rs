@@ -13,9 +13,9 @@
 //! through (wire -> `SecretsService::handle`). Nothing here runs on the request path.
 
 use super::{Ports, SecretsService, ServiceConfig};
-use crate::iam_login::IamLoginSettings;
-use crate::principals::PrincipalStore;
-use crate::sts::{SessionTokenCodec, StsSettings};
+use crate::identity::iam_login::IamLoginSettings;
+use crate::identity::sts::{SessionTokenCodec, StsSettings};
+use crate::ports::PrincipalStore;
 use std::sync::Arc;
 
 /// Everything a service is made of.
@@ -33,7 +33,7 @@ pub struct ServiceParts {
 /// from the NextToken key ([`ServiceConfig::paging_key`]), which every instance of a deployment
 /// shares, so a session made on one instance is accepted by the others.
 pub struct TemporaryCredentials {
-    /// Smallest accepted `DurationSeconds` (AWS: `crate::sts::DEFAULT_MIN_DURATION_SECS`).
+    /// Smallest accepted `DurationSeconds` (AWS: `crate::identity::sts::DEFAULT_MIN_DURATION_SECS`).
     pub min_duration_secs: u64,
     /// `coffer.LoginWithIam` (its sessions are sealed with the same codec); `None`: not
     /// offered.

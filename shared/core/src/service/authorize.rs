@@ -21,12 +21,12 @@
 use super::call::SecretsRequest;
 use super::{RequestContext, SecretsService};
 use crate::error::{Error, Result};
+use crate::identity::principals::identity_policies_of;
 use crate::ids::SecretId;
 use crate::model::{EncryptedValue, SecretRecord};
 use crate::operation::Operation;
 use crate::policy_actions::{required_actions, SecretFacts};
 use crate::ports::DEFAULT_KEY_ALIAS;
-use crate::principals::identity_policies_of;
 use crate::value::SecretValue;
 use coffer_policy::{
     access_denied_message, evaluate_all, json_key_access, parse_policy, AuthorizationRequest,

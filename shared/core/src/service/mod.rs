@@ -35,15 +35,15 @@ pub use rotation_jobs::{service_context, Completion, JobStatus};
 mod tags;
 mod write;
 
-use crate::admin::AdminService;
 use crate::audit::{AuditEvent, AuditEventType, Caller, ServiceEventName, UNKNOWN_IDENTITY};
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
+use crate::identity::admin::AdminService;
 use crate::ids::Scope;
 use crate::metrics::ScopeGauges;
 use crate::operation::{Api, Operation};
+use crate::ports::PrincipalStore;
 use crate::ports::{AuditSink, KeyProvider, MetricsSink, RotationInvoker, SecretRepository};
-use crate::principals::PrincipalStore;
 use crate::redact::redact_sensitive;
 use authorize::Authorized;
 use call::{decode_request, SecretsRequest};
@@ -109,10 +109,10 @@ pub struct SecretsService {
     /// Coffer's own principals (users, roles, access keys, identity policies); `None` where no
     /// store is wired (then only root principals exist).
     principals: Option<Arc<dyn PrincipalStore>>,
-    /// Temporary credentials (`crate::sts`); `None`: AssumeRole is not offered.
-    sts: Option<crate::sts::StsSettings>,
-    /// `coffer.LoginWithIam` (`crate::iam_login`); `None`: not offered.
-    iam_login: Option<crate::iam_login::IamLoginSettings>,
+    /// Temporary credentials (`crate::identity::sts`); `None`: AssumeRole is not offered.
+    sts: Option<crate::identity::sts::StsSettings>,
+    /// `coffer.LoginWithIam` (`crate::identity::iam_login`); `None`: not offered.
+    iam_login: Option<crate::identity::iam_login::IamLoginSettings>,
 }
 
 /// The result of one call: the JSON body of the response or the AWS error.
@@ -187,22 +187,25 @@ impl SecretsService {
     }
 
     /// Offers STS AssumeRole (with a principal store) with these settings.
-    pub fn with_sts(mut self, settings: crate::sts::StsSettings) -> Self {
+    pub fn with_sts(mut self, settings: crate::identity::sts::StsSettings) -> Self {
         self.sts = Some(settings);
         self
     }
 
-    pub fn sts(&self) -> Option<&crate::sts::StsSettings> {
+    pub fn sts(&self) -> Option<&crate::identity::sts::StsSettings> {
         self.sts.as_ref()
     }
 
     /// Offers `coffer.LoginWithIam` (with STS settings, whose codec seals its sessions).
-    pub fn with_iam_login(mut self, settings: crate::iam_login::IamLoginSettings) -> Self {
+    pub fn with_iam_login(
+        mut self,
+        settings: crate::identity::iam_login::IamLoginSettings,
+    ) -> Self {
         self.iam_login = Some(settings);
         self
     }
 
-    pub fn iam_login(&self) -> Option<&crate::iam_login::IamLoginSettings> {
+    pub fn iam_login(&self) -> Option<&crate::identity::iam_login::IamLoginSettings> {
         self.iam_login.as_ref()
     }
 
@@ -232,14 +235,14 @@ impl SecretsService {
                 "The operation {operation} is not known to the Coffer admin API."
             )));
         }
-        let request = crate::admin::parse_body(body)?;
+        let request = crate::identity::admin::parse_body(body)?;
         *view = serde_json::to_value(&request).unwrap_or(serde_json::Value::Null);
         let Some(store) = &self.principals else {
             return Err(Error::invalid_request(
                 "The admin API is not available here: this server has no principal store.",
             ));
         };
-        let resource = crate::admin::admin_resource(&ctx.principal, operation, &request);
+        let resource = crate::identity::admin::admin_resource(&ctx.principal, operation, &request);
         let authorization =
             AuthorizationRequest::new(ctx.principal.clone(), operation.action(), &resource)
                 // Principals of another account are managed by this server's root (checked by the

@@ -2,7 +2,7 @@
 //! store the rotation configuration, stage AWSPENDING, record the job in the secret
 //! (`RotationConfig::in_progress`, with the SHA-256 of its `RotationToken`), and hand the job to
 //! the `RotationInvoker` port, which runs the rotation function's steps outside the request
-//! (`crate::rotation_driver`). Handing the job over emits `RotationStarted`
+//! (`crate::rotation::driver`). Handing the job over emits `RotationStarted`
 //! (`TestRotationStarted` when `RotateImmediately` is false and only `testSecret` runs); an
 //! invoker that refuses the job turns that into `RotationFailed` (`TestRotationFailed`).
 //!
@@ -23,7 +23,7 @@ use crate::ids::{StageLabel, VersionId};
 use crate::labels::move_label;
 use crate::model::{RotationInProgress, SecretRecord, VersionMeta};
 use crate::ports::{RotationJob, VersionWrites};
-use crate::schedule::{next_rotation_window, validate_rotation_rules, RotationRules};
+use crate::rotation::schedule::{next_rotation_window, validate_rotation_rules, RotationRules};
 use sha2::{Digest, Sha256};
 
 pub const ROTATION_INCOMPLETE: &str =

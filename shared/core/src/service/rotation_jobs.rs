@@ -1,5 +1,5 @@
 //! The life of a rotation job as the store records it, for the runner that drives the
-//! rotation function (`crate::rotation_driver`): is the job still the secret's current one,
+//! rotation function (`crate::rotation::driver`): is the job still the secret's current one,
 //! did `finishSecret` move AWSCURRENT, and the bookkeeping at the end — `LastRotatedDate` and
 //! the next window on success, the failed mark (AWSPENDING stays, the next window or
 //! RotateSecret reattempts) on failure, the removal of the test's AWSPENDING label.

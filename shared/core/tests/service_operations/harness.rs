@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use coffer_core::audit::{AuditEventType, Caller};
 use coffer_core::clock::Timestamp;
+use coffer_core::identity::principals::{PrincipalRecord, PrincipalType};
 use coffer_core::ids::Scope;
 use coffer_core::operation::Operation;
+use coffer_core::ports::PrincipalStore;
 use coffer_core::ports::{RotationInvoker, RotationJob, RotationStartError};
-use coffer_core::principals::{PrincipalRecord, PrincipalStore, PrincipalType};
 use coffer_core::service::{Ports, RequestContext, SecretsService, ServiceConfig};
 use coffer_core::Error;
 use coffer_policy::PrincipalInfo;

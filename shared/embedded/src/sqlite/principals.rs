@@ -4,10 +4,11 @@
 use super::{is_unique_violation, sql_error, SqliteSecretRepository};
 use async_trait::async_trait;
 use coffer_core::clock::Timestamp;
-use coffer_core::ports::RepositoryError;
-use coffer_core::principals::{
-    AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore, PrincipalType,
+use coffer_core::identity::principals::{
+    AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalType,
 };
+use coffer_core::ports::PrincipalStore;
+use coffer_core::ports::RepositoryError;
 use rusqlite::{params, OptionalExtension};
 
 fn kind_text(kind: PrincipalType) -> &'static str {

@@ -87,7 +87,7 @@ CREATE INDEX access_keys_by_user ON access_keys (account, user_name);
 ";
 
 /// Version 3: `principals` also holds `IamIdentity` records (the identity policies of AWS IAM
-/// ARNs and ARN patterns, `coffer_core::iam_identity`). SQLite cannot alter a CHECK: the table
+/// ARNs and ARN patterns, `coffer_core::identity::iam_identity`). SQLite cannot alter a CHECK: the table
 /// is rebuilt with its rows.
 const V3: &str = "
 CREATE TABLE principals_v3 (

@@ -18,12 +18,12 @@
 
 use crate::clock::{Clock, RandomSource};
 use crate::error::{Error, Result};
-use crate::operation::Operation;
-use crate::ports::{KeyProvider, RepositoryError};
-use crate::principals::{
-    seal_access_key_secret, AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalStore,
-    PrincipalType,
+use crate::identity::principals::{
+    seal_access_key_secret, AccessKeyRecord, AccessKeyStatus, PrincipalRecord, PrincipalType,
 };
+use crate::operation::Operation;
+use crate::ports::PrincipalStore;
+use crate::ports::{KeyProvider, RepositoryError};
 use coffer_policy::{parse_identity_policy, PrincipalInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -228,7 +228,7 @@ impl AdminService {
                     .iam_arn
                     .as_deref()
                     .ok_or_else(|| Error::invalid_parameter("You must specify IamArn."))?;
-                crate::iam_identity::parse_iam_arn_pattern(arn)?;
+                crate::identity::iam_identity::parse_iam_arn_pattern(arn)?;
                 Ok(arn.to_string())
             }
         }

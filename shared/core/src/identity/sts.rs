@@ -13,7 +13,7 @@
 //! are never logged (`Debug` redacts them).
 
 use crate::clock::Timestamp;
-use crate::principals::PrincipalType;
+use crate::identity::principals::PrincipalType;
 use crate::service::{RequestContext, SecretsService};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -59,7 +59,7 @@ pub struct SessionClaims {
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
-    /// A `coffer.LoginWithIam` session (`crate::iam_login`): the caller's AWS IAM ARN as STS
+    /// A `coffer.LoginWithIam` session (`crate::identity::iam_login`): the caller's AWS IAM ARN as STS
     /// reported it; the session acts as that identity ([`PrincipalInfo::verified_by_aws`]) and
     /// `role_name`/`session_name` are empty, `role_id` is STS's `UserId`. Absent (and not
     /// written) for AssumeRole sessions, so tokens sealed before it existed still open.

@@ -4,22 +4,21 @@
 //! Data path: the wire's SigV4 authenticator asks [`PrincipalStore::get_access_key`] for the key
 //! a request was signed with, opens its secret with [`open_access_key_secret`] (through the
 //! `KeyProvider`), and yields the principal; the service's authorization step reads the
-//! principal's identity policies back from the store; the admin service (`crate::admin`) writes
+//! principal's identity policies back from the store; the admin service (`crate::identity::admin`) writes
 //! everything here. The secret access key is stored only as an envelope (the same envelope
 //! format as secret values, encryption context `{"CofferAccessKeyId": id}`), is never logged, and
 //! is returned once, by CreateAccessKey.
 //!
 //! Besides users and roles the store holds `iam-identity` records ([`PrincipalType::IamIdentity`]):
 //! the identity policies of AWS IAM identities (by ARN or ARN pattern) that log in with
-//! `coffer.LoginWithIam` or call through API Gateway with IAM authorization (`crate::iam_identity`).
+//! `coffer.LoginWithIam` or call through API Gateway with IAM authorization (`crate::identity::iam_identity`).
 //!
 //! Storage failures reuse [`RepositoryError`] (`NameTaken` = the principal or key exists).
 
 use crate::clock::Timestamp;
 use crate::crypto;
 use crate::ids::Scope;
-use crate::ports::{EncryptionContext, KeyError, KeyProvider, RepositoryError};
-use async_trait::async_trait;
+use crate::ports::{EncryptionContext, KeyError, KeyProvider, PrincipalStore, RepositoryError};
 use coffer_policy::{parse_identity_policy, PolicyDocument, PrincipalInfo, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -138,57 +137,6 @@ impl std::fmt::Debug for AccessKeyRecord {
     }
 }
 
-/// Where principals and access keys live. Adapters: `coffer-embedded`'s SQLite store (same
-/// database as the secrets), `coffer-aws`'s DynamoDB store (same table as the secrets),
-/// `coffer-testkit`'s in-memory fake. `coffer-testkit::principal_store_contract` is the contract.
-#[async_trait]
-pub trait PrincipalStore: Send + Sync {
-    /// The region whose default key (of the principal's account) wraps the access-key secrets
-    /// kept here. It must stay the same for the life of the stored keys.
-    fn key_region(&self) -> &str {
-        PRINCIPAL_KEY_REGION
-    }
-
-    /// Creates a principal; `NameTaken` if one of the same kind and name exists in the account.
-    async fn insert_principal(&self, record: &PrincipalRecord) -> Result<(), RepositoryError>;
-    /// Replaces an existing principal (policies, tags); `Conflict` if it does not exist.
-    async fn put_principal(&self, record: &PrincipalRecord) -> Result<(), RepositoryError>;
-    async fn get_principal(
-        &self,
-        account: &str,
-        kind: PrincipalType,
-        name: &str,
-    ) -> Result<Option<PrincipalRecord>, RepositoryError>;
-    /// Removes a principal; false if there was none.
-    async fn delete_principal(
-        &self,
-        account: &str,
-        kind: PrincipalType,
-        name: &str,
-    ) -> Result<bool, RepositoryError>;
-    /// The principals of one kind in an account, by name.
-    async fn list_principals(
-        &self,
-        account: &str,
-        kind: PrincipalType,
-    ) -> Result<Vec<PrincipalRecord>, RepositoryError>;
-
-    /// Stores a key; `NameTaken` if the id exists.
-    async fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<(), RepositoryError>;
-    async fn get_access_key(
-        &self,
-        access_key_id: &str,
-    ) -> Result<Option<AccessKeyRecord>, RepositoryError>;
-    /// Removes a key; false if there was none.
-    async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, RepositoryError>;
-    /// The keys of one user, by id.
-    async fn list_access_keys(
-        &self,
-        account: &str,
-        user_name: &str,
-    ) -> Result<Vec<AccessKeyRecord>, RepositoryError>;
-}
-
 /// The encryption context of an access key's secret.
 pub fn access_key_context(access_key_id: &str) -> EncryptionContext {
     let mut ctx = BTreeMap::new();
@@ -240,14 +188,14 @@ pub async fn open_access_key_secret(
 
 /// The identity policies of `principal`: a Coffer user's or role's (a session's: its role's)
 /// inline policies; for an identity AWS verified, those of the `iam-identity` records matching
-/// its ARN ([`crate::iam_identity`]); none for root. A stored document that no longer parses is
+/// its ARN ([`crate::identity::iam_identity`]); none for root. A stored document that no longer parses is
 /// an error, never skipped (it might hold a deny): the call is refused (fail closed).
 pub async fn identity_policies_of(
     store: &dyn PrincipalStore,
     principal: &PrincipalInfo,
 ) -> Result<Vec<PolicyDocument>, RepositoryError> {
     let documents = if principal.verified_by_aws {
-        crate::iam_identity::matching_policies(store, principal).await?
+        crate::identity::iam_identity::matching_policies(store, principal).await?
     } else {
         let kind = match principal.kind {
             PrincipalKind::User => PrincipalType::User,

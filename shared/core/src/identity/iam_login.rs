@@ -8,17 +8,17 @@
 //! configured STS endpoint (and for the configured audience). The [`CallerIdentityVerifier`]
 //! port (adapter: `coffer-aws`'s `HttpCallerIdentityVerifier`) sends the request to the
 //! *configured* STS endpoint only, never to a URL of the client's choosing, and reads STS's
-//! answer. The verified ARN becomes a session ([`crate::sts::SessionClaims`] with `iam_arn`)
+//! answer. The verified ARN becomes a session ([`crate::identity::sts::SessionClaims`] with `iam_arn`)
 //! sealed like AssumeRole sessions; its identity policies are the `iam-identity` records that
-//! match the ARN ([`crate::iam_identity`]). One audit event records the call, with the verified
+//! match the ARN ([`crate::identity::iam_identity`]). One audit event records the call, with the verified
 //! caller or the refusal; neither the caller's AWS credentials (the forwarded headers) nor the
 //! issued secret or token reach an event, a log line or an error.
 
 use crate::audit::{Caller, UNKNOWN_IDENTITY};
 use crate::error::{Error, Result};
+use crate::identity::sts::{session_duration, SessionIdentity};
 use crate::redact::redact_sensitive;
 use crate::service::{CallOutcome, SecretsService};
-use crate::sts::{session_duration, SessionIdentity};
 use async_trait::async_trait;
 use base64::Engine;
 use coffer_policy::PrincipalInfo;

@@ -3,16 +3,16 @@
 //! and `ListIamIdentities` (`{IamIdentities: [{IamArn, PolicyNames}]}`).
 //!
 //! Data path: `AdminService::run` hands these here after the caller was authorized for
-//! `coffer:<Op>` on the `IamArn`. Each `iam-identity` record (`crate::iam_identity`) lives in the
+//! `coffer:<Op>` on the `IamArn`. Each `iam-identity` record (`crate::identity::iam_identity`) lives in the
 //! account its ARN names: the caller's own, or (root only) another; it is created by its first
 //! policy and removed with its last. `ListIamIdentities` lists the caller's account (or
 //! `Account`, root only).
 
 use super::{policy_not_found, target_account, valid_name, AdminRequest, AdminService};
 use crate::error::{Error, Result};
-use crate::iam_identity::parse_iam_arn_pattern;
+use crate::identity::iam_identity::parse_iam_arn_pattern;
+use crate::identity::principals::PrincipalType;
 use crate::operation::Operation;
-use crate::principals::PrincipalType;
 use coffer_policy::PrincipalInfo;
 use serde_json::{json, Value};
 

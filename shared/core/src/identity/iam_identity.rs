@@ -1,12 +1,12 @@
 //! Identity policies of AWS IAM identities: `iam-identity` records of the [`PrincipalStore`]
 //! whose name is an IAM ARN or ARN pattern (`arn:aws:iam::123456789012:role/app-*`).
 //!
-//! Data path: a caller AWS verified (a `coffer.LoginWithIam` session, `crate::iam_login`; an
+//! Data path: a caller AWS verified (a `coffer.LoginWithIam` session, `crate::identity::iam_login`; an
 //! API Gateway IAM caller, `coffer-wire`'s `ApiGatewayIamAuthenticator`) reaches the service's
 //! authorization step as a [`PrincipalInfo`] with `verified_by_aws`; its identity policies are
 //! those of every `iam-identity` record of its account whose pattern matches its ARN
 //! ([`matching_policies`]). The admin operations `coffer.PutIamIdentityPolicy` & co.
-//! (`crate::admin`) write the records, validated by [`parse_iam_arn_pattern`].
+//! (`crate::identity::admin`) write the records, validated by [`parse_iam_arn_pattern`].
 //!
 //! Matching is case-insensitive, as IAM names are unique regardless of case. For a role session
 //! (`arn:aws:sts::A:assumed-role/R/S`) both the session ARN and the role ARN
@@ -14,8 +14,9 @@
 //! naming a role by path does not match its sessions.
 
 use crate::error::{Error, Result};
+use crate::identity::principals::{PrincipalRecord, PrincipalType};
+use crate::ports::PrincipalStore;
 use crate::ports::RepositoryError;
-use crate::principals::{PrincipalRecord, PrincipalStore, PrincipalType};
 use coffer_policy::{matches_wildcard, PrincipalInfo};
 
 /// Longest accepted ARN pattern (IAM's limit for an ARN).
