@@ -72,6 +72,19 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "COFFER_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a connection may take to send a request's headers (also the idle limit of a
+    /// keep-alive connection); then it is closed.
+    #[arg(long, env = "COFFER_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take to send its body; then it is refused (408).
+    #[arg(long, env = "COFFER_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_body_timeout_secs: u64,
     /// Fail a call when its audit event cannot be recorded.
     #[arg(long, env = "COFFER_AUDIT_REQUIRED", default_value_t = false)]
     pub audit_required: bool,

@@ -11,6 +11,7 @@ mod backend_embedded;
 mod config;
 mod credentials;
 mod keys;
+mod listener;
 mod login_cli;
 mod rotation;
 mod server;

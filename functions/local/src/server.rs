@@ -191,12 +191,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         &wiring.credential_source,
         &wiring.storage,
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let limits = crate::listener::Limits {
+        max_connections: args.max_connections as usize,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        request_body_timeout: Duration::from_secs(args.request_body_timeout_secs),
+    };
+    crate::listener::serve(listener, app, limits, shutdown_signal()).await?;
     scheduler.abort();
     runner.abort();
     if let Some(gauges) = gauges {

@@ -28,6 +28,12 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedPath(pub String);
 
+/// How long the router waits for a request's body, when the transport sets it (`coffer
+/// serve`'s listener does; API Gateway hands over whole bodies). Past it the call is refused
+/// with `408 RequestTimeoutException` and nothing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyReadTimeout(pub std::time::Duration);
+
 #[derive(Clone)]
 pub struct WireState {
     pub service: Arc<SecretsService>,
@@ -71,7 +77,23 @@ async fn handle_call_in_span(state: WireState, request: Request, request_id: Str
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+    let read = match parts.extensions.get::<BodyReadTimeout>() {
+        Some(BodyReadTimeout(limit)) => match tokio::time::timeout(*limit, read).await {
+            Ok(read) => read,
+            Err(_) => {
+                tracing::info!("request body not received within the body timeout");
+                return error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestTimeoutException",
+                    "The request body was not received in time.",
+                    &request_id,
+                );
+            }
+        },
+        None => read.await,
+    };
+    let body = match read {
         Ok(b) => b,
         Err(_) => {
             return error_response(

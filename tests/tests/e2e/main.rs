@@ -33,6 +33,7 @@ mod resource_policies;
 mod rotation;
 mod rotation_end_to_end;
 mod rotators;
+mod server_limits;
 mod sts;
 mod tags_and_passwords;
 mod update_and_stages;
