@@ -9,10 +9,10 @@
 # `cargo build --release -p <package>` on this x86_64 host, the binary copied as `bootstrap` and
 # zipped; every bootstrap is checked with objdump to need at most GLIBC_2.34 (Amazon Linux 2023).
 # A clean release build of the workspace takes 8-13 minutes on a 2-core machine.
-# Each binary is built by a cargo invocation of its own: one invocation unifies the features of
-# the packages it builds, and the rotator-* functions enable only their own database engine of
-# coffer-rotators (built together, each bootstrap would link both drivers). Crates with the same
-# features are built once and shared between the invocations.
+# Cargo invocations: api, rotation and scheduler together (they need the same crates with nearly
+# the same features: one build of the AWS SDK serves all three), each rotator-* function alone.
+# One invocation unifies the features of the packages it builds, and each rotator enables only
+# its own database engine of coffer-rotators (built together, both would link both drivers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,19 @@ for arg in "$@"; do
 done
 [[ ${#BINARIES[@]} -gt 0 ]] || BINARIES=("${ALL[@]}")
 MAX_GLIBC=2.34
+
+# The invocations: the service functions in one, every other binary in one of its own.
+SERVICE=()
+OTHERS=()
+for b in "${BINARIES[@]}"; do
+  case "$b" in
+    coffer-api | coffer-rotation | coffer-scheduler) SERVICE+=("$b") ;;
+    *) OTHERS+=("$b") ;;
+  esac
+done
+INVOCATIONS=()
+[[ ${#SERVICE[@]} -gt 0 ]] && INVOCATIONS+=("${SERVICE[*]}")
+for b in "${OTHERS[@]}"; do INVOCATIONS+=("$b"); done
 
 die() { echo "package.sh: $*" >&2; exit 1; }
 
@@ -74,9 +87,11 @@ if command -v cargo-lambda >/dev/null 2>&1; then
   else
     args+=(--compiler cargo)
   fi
-  for b in "${BINARIES[@]}"; do
-    echo "package.sh: cargo ${args[*]} --bin $b"
-    cargo "${args[@]}" --bin "$b"
+  for group in "${INVOCATIONS[@]}"; do
+    bins=()
+    for b in $group; do bins+=(--bin "$b"); done
+    echo "package.sh: cargo ${args[*]} ${bins[*]}"
+    cargo "${args[@]}" "${bins[@]}"
   done
   for b in "${BINARIES[@]}"; do
     [[ -f target/lambda/$b/bootstrap.zip ]] || die "cargo lambda did not produce target/lambda/$b/bootstrap.zip"
@@ -85,10 +100,11 @@ if command -v cargo-lambda >/dev/null 2>&1; then
 else
   [[ $ARCH == x86_64 && "$(uname -m)" == x86_64 ]] ||
     die "without cargo-lambda only x86_64 on an x86_64 host is supported (cargo install cargo-lambda --locked)"
-  echo "package.sh: cargo-lambda not found; cargo build --release -p <binary>, one binary at a time"
-  for b in "${BINARIES[@]}"; do
-    echo "package.sh: cargo build --release -p $b"
-    cargo build --release -p "$b"
+  for group in "${INVOCATIONS[@]}"; do
+    packages=()
+    for b in $group; do packages+=(-p "$b"); done
+    echo "package.sh: cargo-lambda not found; cargo build --release ${packages[*]}"
+    cargo build --release "${packages[@]}"
   done
   for b in "${BINARIES[@]}"; do
     [[ -x target/release/$b ]] || die "target/release/$b was not built (is $b a binary of the workspace?)"
