@@ -230,7 +230,7 @@ fn respond(
                 region,
                 elapsed_ms,
                 code = e.code(),
-                message = e.message(),
+                error_message = e.message(),
                 "failed"
             );
             core_error_response(&e, request_id)

@@ -157,7 +157,7 @@ pub(crate) async fn handle(
             message,
             status,
         }) => {
-            tracing::info!(operation = %action, elapsed_ms, code, message = %message, "failed");
+            tracing::info!(operation = %action, elapsed_ms, code, error_message = %message, "failed");
             error_xml(status, code, &message, request_id)
         }
     }
