@@ -906,17 +906,18 @@ fn format_iso8601_basic(time: OffsetDateTime) -> String {
     )
 }
 
+/// The official signer, for the tests below (shared with tests/router_golden.rs).
+#[cfg(test)]
+#[path = "../tests/support/sdk_sign.rs"]
+mod sdk_sign_support;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
     use std::time::SystemTime;
 
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-    };
-    use aws_sigv4::sign::v4;
+    use super::sdk_sign_support as sdk_sign;
     use http::{HeaderName, HeaderValue, Request};
     use time::macros::datetime;
 
@@ -988,55 +989,21 @@ mod tests {
             .unwrap()
     }
 
-    /// Signs with the official `aws-sigv4` crate and the SDK's default settings, then adds the
-    /// `Host` header that hyper derives from the URI when it sends the request.
-    fn sdk_sign(mut req: Request<Vec<u8>>, how: &Signing) -> Request<Vec<u8>> {
-        let identity = Credentials::new(
-            how.access_key_id,
-            how.secret,
-            how.session_token.map(str::to_owned),
-            None,
-            "test",
+    /// Signs with the official `aws-sigv4` crate (tests/support/sdk_sign.rs).
+    fn sdk_sign(req: Request<Vec<u8>>, how: &Signing) -> Request<Vec<u8>> {
+        sdk_sign::sdk_sign(
+            req,
+            &sdk_sign::SdkSigning {
+                access_key_id: how.access_key_id,
+                secret: how.secret,
+                session_token: how.session_token,
+                service: how.service,
+                region: how.region,
+                time: SystemTime::from(how.time),
+                content_sha256_header: how.content_sha256_header,
+                unsigned_payload: how.unsigned_payload,
+            },
         )
-        .into();
-        let mut settings = SigningSettings::default();
-        if how.content_sha256_header {
-            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        }
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(how.region)
-            .name(how.service)
-            .time(SystemTime::from(how.time))
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
-        let method = req.method().as_str().to_owned();
-        let uri = req.uri().to_string();
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
-        let body = req.body().clone();
-        let signable_body = if how.unsigned_payload {
-            SignableBody::UnsignedPayload
-        } else {
-            SignableBody::Bytes(&body)
-        };
-        let signable = SignableRequest::new(
-            &method,
-            uri,
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            signable_body,
-        )
-        .unwrap();
-        let (instructions, _signature) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut req);
-        let host = HeaderValue::from_str(req.uri().authority().unwrap().as_str()).unwrap();
-        req.headers_mut().insert(http::header::HOST, host);
-        req
     }
 
     fn signed(how: &Signing) -> Request<Vec<u8>> {

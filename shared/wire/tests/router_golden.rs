@@ -22,9 +22,6 @@
 //! missing or differing fixture fails the test with a line diff.
 
 use async_trait::async_trait;
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
 use axum::body::Body;
 use coffer_core::ports::{RotationInvoker, RotationJob, RotationStartError};
 use coffer_core::service::{Ports, ServiceConfig, ServiceParts};
@@ -32,12 +29,16 @@ use coffer_testkit::fakes::{CountingRandom, ManualClock, NoMetrics, RecordingAud
 use coffer_testkit::{InMemoryKeyProvider, InMemorySecretRepository};
 use coffer_wire::auth::{RootCredentials, SigV4Authenticator};
 use coffer_wire::{router, WireState};
-use http::{HeaderValue, Request};
+use http::Request;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+#[path = "support/sdk_sign.rs"]
+mod support;
+use support::{sdk_sign, with_host, SdkSigning};
 use tower::ServiceExt;
 use zeroize::Zeroizing;
 
@@ -106,43 +107,22 @@ fn call(target: &str, body: &[u8]) -> Request<Vec<u8>> {
         .unwrap()
 }
 
-/// Signs with the official `aws-sigv4` crate (as the SDK for Rust does, and as the unit tests of
-/// `src/sigv4.rs` do), then adds the `Host` header hyper would derive from the URI.
-fn signed(mut req: Request<Vec<u8>>, akid: &str, secret: &str) -> Request<Vec<u8>> {
-    let identity = Credentials::new(akid, secret, None, None, "golden").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("secretsmanager")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let method = req.method().as_str().to_owned();
-    let uri = req.uri().to_string();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect();
-    let body = req.body().clone();
-    let signable = SignableRequest::new(
-        &method,
-        uri,
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        SignableBody::Bytes(&body),
+/// Signs as the SDK for Rust does (tests/support/sdk_sign.rs, shared with the unit tests of
+/// `src/sigv4.rs`).
+fn signed(req: Request<Vec<u8>>, akid: &str, secret: &str) -> Request<Vec<u8>> {
+    sdk_sign(
+        req,
+        &SdkSigning {
+            access_key_id: akid,
+            secret,
+            session_token: None,
+            service: "secretsmanager",
+            region: REGION,
+            time: SystemTime::now(),
+            content_sha256_header: false,
+            unsigned_payload: false,
+        },
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    instructions.apply_to_request_http1x(&mut req);
-    with_host(req)
-}
-
-fn with_host(mut req: Request<Vec<u8>>) -> Request<Vec<u8>> {
-    let host = HeaderValue::from_str(req.uri().authority().unwrap().as_str()).unwrap();
-    req.headers_mut().insert(http::header::HOST, host);
-    req
 }
 
 /// A root-signed Secrets Manager call.
